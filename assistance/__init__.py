@@ -1,0 +1,1 @@
+"""Enforcement cases and cross-regional assistance requests: lifecycle, deadlines, messages, attachments."""

@@ -1,0 +1,3 @@
+from command_center.cli import main
+
+raise SystemExit(main())

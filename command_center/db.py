@@ -1,0 +1,97 @@
+"""Database engine, sessions and the unit of work that owns each transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlmodel import SQLModel
+
+from command_center.settings import Settings
+
+READ_ONLY_OPTION = "cc_read_only"
+
+# Importing SQLModel here keeps one metadata for the whole distribution.
+metadata = SQLModel.metadata
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, and transactions that begin when SQLAlchemy says so.
+
+    pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; the recipe from the
+    SQLAlchemy docs hands transaction control back to SQLAlchemy.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A writer takes the write lock up front (IMMEDIATE), so two writers queue on busy_timeout
+        # instead of failing when a read lock cannot be upgraded; readers never take it (WAL).
+        read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    if settings.is_sqlite:
+        path = settings.database_url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(settings.database_url, connect_args={"timeout": 15})
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+    )
+
+
+class Database:
+    """Owns the engine and hands out units of work."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(create_engine(settings))
+
+    @asynccontextmanager
+    async def unit_of_work(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """One transaction: commits when the block ends normally, rolls back on any exception.
+
+        `read_only=True` is for work that only reads: on SQLite it does not take the write lock.
+        """
+        async with self.sessionmaker() as session:
+            if read_only:
+                await session.connection(execution_options={READ_ONLY_OPTION: True})
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,157 @@
+"""The relay: publishes committed outbox rows at least once and marks them published.
+
+Each pass claims a batch of unpublished rows in id order, publishes them, and marks them in the same
+transaction. If publishing or marking fails, the transaction rolls back and the rows are published
+again by a later pass: consumers drop duplicates by room and seq (`SeqTracker`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from command_center.db import Database, utcnow
+from command_center.outbox.models import OutboxEvent
+from command_center.outbox.service import SeqTracker, purge
+
+__all__ = ["OutboxMessage", "OutboxRelay", "Publish", "SeqTracker", "purge"]
+
+log = logging.getLogger(__name__)
+_EVENT = OutboxEvent.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One event for one room, as handed to a publisher (never an ORM object)."""
+
+    room: str
+    seq: int
+    name: str
+    payload: dict[str, Any]
+    event_id: str
+
+    def as_payload(self) -> dict[str, Any]:
+        """The body sent to clients: the event's data with its room, seq and id."""
+        return {"room": self.room, "seq": self.seq, "event_id": self.event_id, "data": self.payload}
+
+
+Publish = Callable[[OutboxMessage], Awaitable[None]]
+
+
+class WakeSignal(asyncio.Event):
+    """An asyncio.Event that can also be called: `relay.wake()` is `relay.wake.set()`."""
+
+    def __call__(self) -> None:
+        self.set()
+
+
+class OutboxRelay:
+    """Moves committed events from the outbox to `publish`; one per app node or worker."""
+
+    def __init__(
+        self,
+        db: Database,
+        publish: Publish,
+        *,
+        batch_size: int = 500,
+        poll_seconds: float = 0.2,
+        max_backoff_seconds: float = 30.0,
+        publish_timeout_seconds: float = 10.0,
+    ) -> None:
+        self.db = db
+        self.publish = publish
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.publish_timeout_seconds = publish_timeout_seconds
+        # A writer in this process calls wake() after its commit, so events go out without waiting a poll.
+        self.wake = WakeSignal()
+
+    async def run_once(self) -> int:
+        """Publishes one batch of unpublished events and marks them published; returns how many.
+
+        PostgreSQL: FOR UPDATE SKIP LOCKED, so relays on other nodes take other rows meanwhile and
+        no row is published by two relays at once. SQLite: the write transaction (BEGIN IMMEDIATE)
+        serializes relays. An exception from `publish` rolls the whole batch back for a retry.
+        """
+        if not await self._has_unpublished():
+            return 0
+        async with self.db.unit_of_work() as session:
+            stmt = (
+                select(
+                    _EVENT.c.id,
+                    _EVENT.c.room,
+                    _EVENT.c.seq,
+                    _EVENT.c.name,
+                    _EVENT.c.payload,
+                    _EVENT.c.event_id,
+                )
+                .where(_EVENT.c.published_at.is_(None))
+                .order_by(_EVENT.c.id)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            rows = (await session.execute(stmt)).all()
+            if not rows:
+                return 0
+            for row in rows:
+                message = OutboxMessage(
+                    room=row.room, seq=row.seq, name=row.name, payload=row.payload, event_id=row.event_id
+                )
+                # A hung publisher must not hold the rows' locks forever: time out, roll back, retry.
+                async with asyncio.timeout(self.publish_timeout_seconds):
+                    await self.publish(message)
+            await session.execute(
+                update(_EVENT)
+                .where(_EVENT.c.id.in_([row.id for row in rows]))
+                .values(published_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        return len(rows)
+
+    async def _has_unpublished(self) -> bool:
+        # An idle pass only reads, so on SQLite polling never takes the write lock from writers.
+        async with self.db.unit_of_work(read_only=True) as session:
+            probe = select(_EVENT.c.id).where(_EVENT.c.published_at.is_(None)).limit(1)
+            return (await session.execute(probe)).first() is not None
+
+    async def run_forever(self, stop_event: asyncio.Event) -> None:
+        """Publishes until `stop_event` is set; a failure (database down, publisher down) is logged
+        and retried with exponential backoff, never fatal."""
+        backoff = self.poll_seconds
+        while not stop_event.is_set():
+            # Cleared before the pass: a wake() during the pass makes the next wait return at once.
+            self.wake.clear()
+            try:
+                published = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                backoff = min(max(backoff * 2, self.poll_seconds, 0.1), self.max_backoff_seconds)
+                log.warning("outbox relay pass failed; retrying in %.1f s", backoff, exc_info=True)
+                await self._wait(stop_event, backoff, wakeable=False)
+                continue
+            backoff = self.poll_seconds
+            if published >= self.batch_size:
+                continue  # a full batch: more are likely waiting
+            await self._wait(stop_event, self.poll_seconds, wakeable=True)
+
+    async def _wait(self, stop_event: asyncio.Event, seconds: float, *, wakeable: bool) -> None:
+        """Sleeps `seconds`, or less if stopped (or woken, when `wakeable`)."""
+        waits = [asyncio.ensure_future(stop_event.wait())]
+        if wakeable:
+            waits.append(asyncio.ensure_future(self.wake.wait()))
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits:
+                if not waiter.done():
+                    waiter.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await waiter

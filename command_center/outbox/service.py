@@ -1,0 +1,141 @@
+"""Writing events into the outbox, numbering them per room, replaying a room, and consumer-side dedupe.
+
+An event is one row per room, inserted in the transaction of the state change it announces: if that
+transaction rolls back, the event never existed. Each room numbers its events 1, 2, 3, ... through
+`room_sequence`; a client that reconnects asks for the events after the last number it saw.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from command_center.db import utcnow
+from command_center.masking import jsonable, mask_data
+from command_center.outbox.models import OutboxEvent, RoomSequence
+
+_SEQ = RoomSequence.__table__
+_EVENT = OutboxEvent.__table__
+EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")  # "<domain>:<past_tense>"
+MAX_ROOM_LENGTH = 100
+
+
+def _dialect_insert(session: AsyncSession) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+async def _allocate(session: AsyncSession, rooms: list[str]) -> dict[str, int]:
+    """The next sequence number of each room, taken in the caller's transaction.
+
+    One upsert for all rooms: a room's first event inserts its counter, later ones increment it.
+    On PostgreSQL the counter row stays locked until the caller commits, so a room's writers queue
+    and commit their events in seq order; a rollback returns the number. Rooms are locked in sorted
+    order so two writers naming the same rooms cannot deadlock. On SQLite the write transaction
+    (BEGIN IMMEDIATE) serializes writers already.
+    """
+    insert = _dialect_insert(session)
+    stmt = insert(_SEQ).values([{"room": room, "last_seq": 1} for room in rooms])
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[_SEQ.c.room], set_={"last_seq": _SEQ.c.last_seq + 1}
+    ).returning(_SEQ.c.room, _SEQ.c.last_seq)
+    return {row.room: row.last_seq for row in (await session.execute(stmt)).all()}
+
+
+async def record_event(
+    session: AsyncSession, *, name: str, rooms: Iterable[str], payload: dict[str, Any]
+) -> list[OutboxEvent]:
+    """Writes the event once per room (payload masked) in the caller's transaction; nothing is sent
+    unless that transaction commits. Returns the rows in room order."""
+    if not EVENT_NAME.match(name):
+        raise ValueError(f"event name {name!r} is not '<domain>:<past_tense>'")
+    unique_rooms = sorted(set(rooms))
+    for room in unique_rooms:
+        if not room or len(room) > MAX_ROOM_LENGTH:
+            raise ValueError(f"invalid room name {room!r}")
+    if not unique_rooms:
+        return []
+    seqs = await _allocate(session, unique_rooms)
+    body = mask_data(jsonable(payload))
+    event_id, now = uuid.uuid4().hex, utcnow()
+    rows = [
+        OutboxEvent(event_id=event_id, room=room, seq=seqs[room], name=name, payload=body, created_at=now)
+        for room in unique_rooms
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def replay(session: AsyncSession, *, room: str, after_seq: int, limit: int = 1000) -> list[OutboxEvent]:
+    """A room's committed events numbered after `after_seq`, in order (published or not).
+
+    If the first returned seq is not `after_seq + 1`, older events were purged and the client must
+    reload its view instead of patching it.
+    """
+    stmt = (
+        select(OutboxEvent)
+        .where(OutboxEvent.room == room, OutboxEvent.seq > after_seq)
+        .order_by(OutboxEvent.seq)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def room_head(session: AsyncSession, *, room: str) -> int:
+    """The last sequence number committed in a room; 0 before its first event."""
+    value = await session.scalar(select(_SEQ.c.last_seq).where(_SEQ.c.room == room))
+    return value or 0
+
+
+async def purge(session: AsyncSession, *, older_than: datetime) -> int:
+    """Deletes events published before `older_than`; unpublished ones and room counters stay."""
+    result = await session.execute(
+        delete(_EVENT).where(_EVENT.c.published_at < older_than).execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+class SeqTracker:
+    """A consumer's memory of the last seq it handled per room, to drop the relay's re-deliveries.
+
+    The relay publishes at least once, and two app nodes may publish a room's events slightly out of
+    order; `accept` says whether an event is new, and `missing` names the numbers skipped over, which
+    the consumer fills by `replay`.
+    """
+
+    def __init__(self, last_seen: dict[str, int] | None = None) -> None:
+        self._last: dict[str, int] = dict(last_seen or {})
+
+    def accept(self, room: str, seq: int) -> bool:
+        """True (and remembered) when `seq` is past the last one handled in `room`; False for a duplicate."""
+        if seq <= self._last.get(room, 0):
+            return False
+        self._last[room] = seq
+        return True
+
+    def missing(self, room: str, seq: int) -> range:
+        """The numbers between the last one handled in `room` and `seq` (empty for an unseen room)."""
+        if room not in self._last:
+            return range(0)
+        return range(self._last[room] + 1, seq)
+
+    def last_seq(self, room: str) -> int:
+        return self._last.get(room, 0)
+
+    def seed(self, room: str, seq: int) -> None:
+        """Starts `room` at `seq` (e.g. its head when the consumer joined); never moves backwards."""
+        self._last[room] = max(seq, self._last.get(room, 0))
+
+    def snapshot(self) -> dict[str, int]:
+        """The last seq per room, as a reconnecting client sends it."""
+        return dict(self._last)
