@@ -75,6 +75,9 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
+        # Every table module, so foreign keys between packages resolve in any process (CLI, worker).
+        import command_center.models  # noqa: F401
+
         return cls(create_engine(settings))
 
     @asynccontextmanager
