@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres bench venv migration vendor clean
+.PHONY: run test bench venv migration vendor i18n clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ migration: $(STAMP)
 
 vendor:
 	cd frontend && ./vendor.sh
+
+## Extract, update and compile the message catalogs (zh_Hans, en).
+i18n: $(STAMP)
+	frontend/i18n.sh
 
 clean:
 	rm -rf $(VENV) var

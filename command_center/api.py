@@ -87,6 +87,7 @@ class Operation:
     auth: bool
     csrf: bool
     raw_response: str | None = None  # media type of a non-JSON response (CSV, files)
+    raw_body: dict[str, Any] | None = None  # OpenAPI content of a non-JSON body (multipart uploads)
     extra_responses: dict[int, str] = field(default_factory=dict)
 
 
@@ -111,6 +112,8 @@ class Router:
         auth: bool = True,
         csrf: bool = True,
         raw_response: str | None = None,
+        raw_body: dict[str, Any] | None = None,
+        extra_responses: dict[int, str] | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(
@@ -127,6 +130,8 @@ class Router:
                     auth=auth,
                     csrf=csrf,
                     raw_response=raw_response,
+                    raw_body=raw_body,
+                    extra_responses=extra_responses or {},
                 )
             )
             return handler

@@ -18,6 +18,12 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from assistance.campaigns.routes import router as campaigns_router
+from assistance.cases.routes import router as cases_router
+from assistance.escalations.routes import router as escalations_router
+from assistance.requests.dashboard import router as dashboard_router
+from assistance.requests.routes import router as assistance_requests_router
+from assistance.requests.thread_routes import router as request_threads_router
 from command_center import __name__ as _pkg
 from command_center.api import Router
 from command_center.audit import service as audit
@@ -25,14 +31,17 @@ from command_center.audit.routes import router as audit_router
 from command_center.calendar.routes import router as periods_router
 from command_center.courts.routes import router as courts_router
 from command_center.errors import AppError, Forbidden
+from command_center.identity.admin_routes import router as user_admin_router
 from command_center.identity.models import User
 from command_center.identity.routes import router as identity_router
 from command_center.middleware import HttpMetrics, RequestContextMiddleware, SecurityHeadersMiddleware
 from command_center.openapi import build_openapi
 from command_center.ops import router as ops_router
-from command_center.outbox.relay import OutboxMessage, OutboxRelay
+from command_center.pages import page_routes
 from command_center.services import Services
 from command_center.settings import DEFAULT_SECRET, PROJECT_ROOT, Settings, get_settings
+from realtime.server import build_socketio, start_realtime, stop_realtime
+from realtime.video.routes import router as video_router
 
 log = logging.getLogger(_pkg)
 FRONTEND = PROJECT_ROOT / "frontend"
@@ -44,6 +53,14 @@ ROUTERS: list[Router] = [
     courts_router,
     periods_router,
     audit_router,
+    user_admin_router,
+    video_router,
+    cases_router,
+    assistance_requests_router,
+    dashboard_router,
+    request_threads_router,
+    campaigns_router,
+    escalations_router,
 ]
 
 
@@ -108,16 +125,20 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return _error_response(request, 500, body)
 
 
+async def _refresh_calendar(services: Services) -> None:
+    """Picks up a holiday year an admin loaded through another node (the calendar is per process)."""
+    while True:
+        await asyncio.sleep(services.settings.calendar_refresh_seconds)
+        try:
+            await services.reload_calendar()
+        except Exception:  # the database may be briefly away; the next round retries
+            log.warning("could not refresh the legal calendar", exc_info=True)
+
+
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Any:
     """Builds one app node. Tests pass `services` to share a database; else the lifespan builds them."""
     settings = settings or get_settings()
-    sio = socketio.AsyncServer(
-        async_mode="asgi",
-        client_manager=socketio.AsyncRedisManager(settings.redis_url or "redis://127.0.0.1:6379/0"),
-        cors_allowed_origins=settings.allowed_origins or [],
-        logger=False,
-        engineio_logger=False,
-    )
+    sio = build_socketio(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -127,23 +148,19 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         svc: Services = app.state.services
         await check_production_safety(svc)
 
-        async def publish(message: OutboxMessage) -> None:
-            await sio.emit(message.name, message.as_payload(), room=message.room, namespace="/live")
-
-        relay = OutboxRelay(svc.db, publish, poll_seconds=settings.outbox_poll_seconds)
-        svc.extras["relay"] = relay
-        stop = asyncio.Event()
-        relay_task = asyncio.create_task(relay.run_forever(stop), name="outbox-relay")
+        await start_realtime(sio, svc)
+        refresher = asyncio.create_task(_refresh_calendar(svc), name="calendar-refresh")
         try:
             yield
         finally:
-            stop.set()
-            await relay_task
+            refresher.cancel()
+            await stop_realtime(sio, svc)
             if own:
                 await svc.close()
 
     operations = [op for router in ROUTERS for op in router.operations]
     routes = [route for router in ROUTERS for route in router.starlette_routes()]
+    routes += page_routes()
     routes.append(Mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static"))
     metrics = HttpMetrics()
     starlette_app = Starlette(

@@ -97,6 +97,8 @@ async def load_calendar_cmd(args: argparse.Namespace, settings: Settings) -> int
 
 @command("demo", "add the demo data set (only into an empty database)")
 async def demo_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    # The composition root joins the demo users and the assistance demo data set.
+    from assistance.demo import load_demo_cases_into
     from command_center.demo import DEMO_PASSWORD, load_demo
 
     async def work(db: Database) -> int:
@@ -105,6 +107,7 @@ async def demo_cmd(args: argparse.Namespace, settings: Settings) -> int:
         if not created:
             print("the database already has users; demo data not added")
             return 0
+        await load_demo_cases_into(db, progress=print)
         print(f"demo users (password {DEMO_PASSWORD}):")
         for user in created:
             print(f"  {user.username:<16} {user.role.value:<14} {user.court_code}  {user.display_name}")
@@ -196,6 +199,21 @@ async def audit_verify_cmd(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_db(settings, work)
 
 
+@command("recording-verify", "re-hash a video session's recording segments and compare with the database and audit chain")
+async def recording_verify_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from realtime.video.recording import verify_session_recordings
+    from realtime.video.routes import recording_root
+
+    async def work(db: Database) -> int:
+        checks = await verify_session_recordings(db, session_id=args.session, root=recording_root(settings))
+        print(json.dumps([dataclasses.asdict(c) for c in checks], ensure_ascii=False, indent=2))
+        if not checks:
+            print(f"video session {args.session} has no recording segments", file=sys.stderr)
+        return 0 if all(c.ok for c in checks) else 1
+
+    return await _with_db(settings, work)
+
+
 @command("makemigration", "write a migration from the difference between the models and the schema")
 async def makemigration_cmd(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
@@ -277,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
         elif name in ("serve", "up"):
             p.add_argument("--host", default=None)
             p.add_argument("--port", type=int, default=None)
+        elif name == "recording-verify":
+            p.add_argument("session", type=int, help="video session id")
         elif name == "makemigration":
             p.add_argument("--rev-id", required=True)
             p.add_argument("--message", required=True)

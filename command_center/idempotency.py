@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from command_center.db import utcnow
+from command_center.errors import Conflict, InvalidInput
+from command_center.identity.principal import Principal
+from command_center.masking import jsonable
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -22,3 +32,100 @@ class IdempotencyRecord(SQLModel, table=True):
     resource_type: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
     resource_id: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
+
+
+# --- service ---------------------------------------------------------------------------------------
+#
+# A client that retries a write sends the same `Idempotency-Key` header. The key is scoped to the
+# caller ("user:<id>" or "token:<id>"), so two court systems can never collide. The record is written in
+# the transaction of the write it stands for: if that rolls back, the key was never used.
+#
+# Concurrent duplicates: both transactions find no record and do the work; the second one's insert of
+# the record waits on the unique constraint (PostgreSQL) until the first commits, then fails with
+# KeyInUse, and its whole transaction rolls back. Its caller then looks the key up again in a new
+# transaction and answers with the winner's result. On SQLite writers are serialized (BEGIN IMMEDIATE),
+# so the second one finds the first one's record before doing anything.
+
+MAX_KEY_LENGTH = 200
+
+
+class KeyInUse(Exception):
+    """Another transaction stored this key first; retry the lookup in a new transaction."""
+
+
+def principal_scope(principal: Principal) -> str:
+    """The scope of a caller's keys: "user:<id>" or "token:<id>"."""
+    return f"{principal.kind}:{principal.id}"
+
+
+def request_hash(body: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of a request body (sorted keys, no whitespace)."""
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json")
+    canonical = json.dumps(jsonable(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def check_key(key: str) -> str:
+    """The key as stored; InvalidInput for an empty, overlong or non-printable key."""
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise InvalidInput(
+            f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
+            details=[{"field": "Idempotency-Key", "message": "invalid key"}],
+        )
+    return key
+
+
+async def lookup(
+    session: AsyncSession, *, principal: Principal, key: str, body_hash: str, resource_type: str
+) -> IdempotencyRecord | None:
+    """The earlier outcome of this caller's key, or None for a key not used yet.
+
+    Conflict (409) when the key was used with a different body or for another kind of write.
+    """
+    stmt = select(IdempotencyRecord).where(
+        IdempotencyRecord.principal == principal_scope(principal), IdempotencyRecord.key == key
+    )
+    record = (await session.execute(stmt)).scalar_one_or_none()
+    if record is None:
+        return None
+    if record.request_hash != body_hash or record.resource_type != resource_type:
+        raise Conflict(
+            "This Idempotency-Key was already used with a different request body; "
+            "use a new key for a new request.",
+            details={"idempotency_key": key},
+            code="idempotency_key_reused",
+        )
+    return record
+
+
+async def remember(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    key: str,
+    body_hash: str,
+    status: int,
+    resource_type: str,
+    resource_id: int,
+) -> IdempotencyRecord:
+    """Stores the outcome of a write under the caller's key, in the write's transaction.
+
+    Raises KeyInUse when a concurrent transaction stored the same key first (the caller's transaction
+    is then unusable and must roll back).
+    """
+    record = IdempotencyRecord(
+        principal=principal_scope(principal),
+        key=key,
+        request_hash=body_hash,
+        status=status,
+        resource_type=resource_type,
+        resource_id=resource_id,
+    )
+    session.add(record)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise KeyInUse(key) from exc
+    return record

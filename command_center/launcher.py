@@ -20,6 +20,7 @@ from command_center.settings import Settings
 
 async def prepare_database(settings: Settings) -> list[str]:
     """Migrates, loads the court directory and the demo data set when empty; returns lines to print."""
+    from assistance.demo import load_demo_cases_into
     from command_center.courts.dataset import DATASET
     from command_center.courts.models import Court
     from command_center.demo import DEMO_PASSWORD, load_demo
@@ -38,6 +39,7 @@ async def prepare_database(settings: Settings) -> list[str]:
         async with db.unit_of_work() as session:
             created = await load_demo(session)
         if created:
+            lines.append(await load_demo_cases_into(db, progress=lambda line: print(line, flush=True)))
             lines.append(f"demo users created (password {DEMO_PASSWORD}):")
             lines += [f"  {u.username:<16} {u.role.value:<14} {u.court_code}  {u.display_name}" for u in created]
         else:

@@ -15,6 +15,9 @@ TABLE_MODULES = (
     "command_center.idempotency",
     "assistance.cases.models",
     "assistance.requests.models",
+    "realtime.video.models",
+    "assistance.escalations.models",
+    "assistance.campaigns.models",
 )
 
 

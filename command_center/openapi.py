@@ -68,6 +68,8 @@ def build_openapi(operations: list[Operation], *, title: str, version: str) -> d
                 "required": True,
                 "content": {"application/json": {"schema": keyed[(op.body, "validation")]}},
             }
+        elif op.raw_body is not None:
+            entry["requestBody"] = {"required": True, "content": op.raw_body}
         if op.raw_response:
             content: dict[str, Any] = {op.raw_response: {"schema": {"type": "string"}}}
             entry["responses"][str(op.status)] = {"description": "OK", "content": content}
@@ -100,13 +102,15 @@ def build_openapi(operations: list[Operation], *, title: str, version: str) -> d
 
 
 def _error_statuses(op: Operation) -> dict[int, str]:
-    statuses = {422: "Invalid input"} if (op.body is not None or op.query is not None) else {}
+    has_input = op.body is not None or op.query is not None or op.raw_body is not None
+    statuses = {422: "Invalid input"} if has_input else {}
     if op.auth:
         statuses.update({401: "Not signed in", 403: "Not allowed"})
     if "{" in op.path:
         statuses[404] = "Not found"
     if op.method != "GET":
         statuses[409] = "Conflict"
+    statuses.update(op.extra_responses)
     return statuses
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 12:01:51.089889
+Create Date: 2026-11-27 12:12:06.841285
 """
 
 from __future__ import annotations
@@ -138,6 +138,47 @@ def upgrade() -> None:
     sa.Column('last_seq', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('room', name=op.f('pk_room_sequence'))
     )
+    op.create_table('campaign',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('creator_court', sa.String(length=6), nullable=False),
+    sa.Column('creator_user_id', sa.Integer(), nullable=True),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('window_start', sa.Date(), nullable=False),
+    sa.Column('window_end', sa.Date(), nullable=False),
+    sa.Column('criteria', sa.JSON(), nullable=False),
+    sa.Column('target_courts', sa.JSON(), nullable=True),
+    sa.Column('status', sa.Enum('draft', 'dispatching', 'active', 'cancelled', 'completed', name='campaign_status', native_enum=False, length=32), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('done', sa.Integer(), nullable=False),
+    sa.Column('checkpoint', sa.Integer(), nullable=False),
+    sa.Column('last_case_id', sa.Integer(), nullable=True),
+    sa.Column('dispatch_job_id', sa.String(length=100), nullable=True),
+    sa.Column('dispatch_attempt', sa.Integer(), nullable=False),
+    sa.Column('dispatch_heartbeat_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('dispatch_started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('dispatch_finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['creator_court'], ['court.code'], name=op.f('fk_campaign_creator_court_court')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign'))
+    )
+    with op.batch_alter_table('campaign', schema=None) as batch_op:
+        batch_op.create_index('ix_campaign_creator_court_id', ['creator_court', 'id'], unique=False)
+        batch_op.create_index('ix_campaign_status', ['status'], unique=False)
+
+    op.create_table('deadline_firing',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('deadline_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('purpose', sa.Enum('reminder', 'due', name='firing_purpose', native_enum=False, length=32), nullable=False),
+    sa.Column('fired_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['deadline_id'], ['deadline.id'], name=op.f('fk_deadline_firing_deadline_id_deadline')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deadline_firing')),
+    sa.UniqueConstraint('deadline_id', 'version', 'purpose', name='uq_deadline_firing_once')
+    )
     op.create_table('user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=64), nullable=False),
@@ -173,6 +214,24 @@ def upgrade() -> None:
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_token_court_code'), ['court_code'], unique=False)
 
+    op.create_table('campaign_court_notice',
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('court_code', sa.String(length=6), nullable=False),
+    sa.Column('notified_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_campaign_court_notice_campaign_id_campaign')),
+    sa.ForeignKeyConstraint(['court_code'], ['court.code'], name=op.f('fk_campaign_court_notice_court_code_court')),
+    sa.PrimaryKeyConstraint('campaign_id', 'court_code', name=op.f('pk_campaign_court_notice'))
+    )
+    op.create_table('campaign_report',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('report_date', sa.Date(), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_campaign_report_campaign_id_campaign')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_report')),
+    sa.UniqueConstraint('campaign_id', 'report_date', name='uq_campaign_report_day')
+    )
     op.create_table('enforcement_case',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_number', sa.String(length=64), nullable=False),
@@ -196,6 +255,7 @@ def upgrade() -> None:
     with op.batch_alter_table('enforcement_case', schema=None) as batch_op:
         batch_op.create_index('ix_enforcement_case_category_filed', ['category', 'filed_on'], unique=False)
         batch_op.create_index('ix_enforcement_case_court_filed', ['court_code', 'filed_on'], unique=False)
+        batch_op.create_index('ix_enforcement_case_court_id', ['court_code', 'id'], unique=False)
 
     op.create_table('login_session',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -214,6 +274,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('login_session', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_session_user_id'), ['user_id'], unique=False)
+
+    op.create_table('campaign_task',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('court_code', sa.String(length=6), nullable=False),
+    sa.Column('state', sa.Enum('open', 'concluded', name='campaign_task_state', native_enum=False, length=32), nullable=False),
+    sa.Column('amount_recovered_at_start', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_campaign_task_campaign_id_campaign')),
+    sa.ForeignKeyConstraint(['case_id'], ['enforcement_case.id'], name=op.f('fk_campaign_task_case_id_enforcement_case')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_task')),
+    sa.UniqueConstraint('campaign_id', 'case_id', name='uq_campaign_task_campaign_case')
+    )
+    with op.batch_alter_table('campaign_task', schema=None) as batch_op:
+        batch_op.create_index('ix_campaign_task_campaign_court', ['campaign_id', 'court_code'], unique=False)
+        batch_op.create_index('ix_campaign_task_case', ['case_id'], unique=False)
 
     op.create_table('case_party',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -245,10 +322,13 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('submitted', 'routed', 'filed', 'in_progress', 'awaiting_supplement', 'completed', 'rejected', 'withdrawn', name='request_status', native_enum=False, length=32), nullable=False),
     sa.Column('status_before_supplement', sa.Enum('submitted', 'routed', 'filed', 'in_progress', 'awaiting_supplement', 'completed', 'rejected', 'withdrawn', name='request_status', native_enum=False, length=32), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('supplement_note', sa.Text(), nullable=True),
+    sa.Column('supplement_missing', sa.Text(), nullable=True),
+    sa.Column('supplement_answer', sa.Text(), nullable=True),
     sa.Column('reject_reason', sa.String(length=40), nullable=True),
     sa.Column('reject_note', sa.Text(), nullable=True),
+    sa.Column('withdraw_reason', sa.Text(), nullable=True),
     sa.Column('result_text', sa.Text(), nullable=True),
+    sa.Column('result_attachment_ids', sa.JSON(), nullable=True),
     sa.Column('created_by', sa.String(length=80), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True),
@@ -286,6 +366,39 @@ def upgrade() -> None:
     with op.batch_alter_table('attachment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_attachment_request_id'), ['request_id'], unique=False)
 
+    op.create_table('escalation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('deadline_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('file_overdue', 'start_overdue', 'report_overdue', 'supplement_overdue', 'case_overdue', name='escalation_kind', native_enum=False, length=32), nullable=False),
+    sa.Column('subject_type', sa.String(length=20), nullable=False),
+    sa.Column('subject_id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=True),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('target_court', sa.String(length=6), nullable=False),
+    sa.Column('requesting_court', sa.String(length=6), nullable=True),
+    sa.Column('supervising_court', sa.String(length=6), nullable=False),
+    sa.Column('state', sa.Enum('open', 'resolved', name='escalation_state', native_enum=False, length=32), nullable=False),
+    sa.Column('details', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('resolved_by', sa.String(length=80), nullable=True),
+    sa.Column('resolution_note', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['enforcement_case.id'], name=op.f('fk_escalation_case_id_enforcement_case')),
+    sa.ForeignKeyConstraint(['deadline_id'], ['deadline.id'], name=op.f('fk_escalation_deadline_id_deadline')),
+    sa.ForeignKeyConstraint(['request_id'], ['assistance_request.id'], name=op.f('fk_escalation_request_id_assistance_request')),
+    sa.ForeignKeyConstraint(['requesting_court'], ['court.code'], name=op.f('fk_escalation_requesting_court_court')),
+    sa.ForeignKeyConstraint(['supervising_court'], ['court.code'], name=op.f('fk_escalation_supervising_court_court')),
+    sa.ForeignKeyConstraint(['target_court'], ['court.code'], name=op.f('fk_escalation_target_court_court')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_escalation')),
+    sa.UniqueConstraint('deadline_id', name=op.f('uq_escalation_deadline_id'))
+    )
+    with op.batch_alter_table('escalation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_escalation_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_escalation_request_id'), ['request_id'], unique=False)
+        batch_op.create_index('ix_escalation_requesting_id', ['requesting_court', 'id'], unique=False)
+        batch_op.create_index('ix_escalation_supervising_id', ['supervising_court', 'id'], unique=False)
+        batch_op.create_index('ix_escalation_target_id', ['target_court', 'id'], unique=False)
+
     op.create_table('request_message',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
@@ -310,16 +423,143 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['request_id'], ['assistance_request.id'], name=op.f('fk_request_message_read_request_id_assistance_request')),
     sa.PrimaryKeyConstraint('request_id', 'court_code', name=op.f('pk_request_message_read'))
     )
+    op.create_table('video_session',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('topic', sa.String(length=200), nullable=False),
+    sa.Column('host_user_id', sa.Integer(), nullable=False),
+    sa.Column('host_court', sa.String(length=6), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('request_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.Enum('scheduled', 'live', 'ended', name='video_session_state', native_enum=False, length=20), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['enforcement_case.id'], name=op.f('fk_video_session_case_id_enforcement_case')),
+    sa.ForeignKeyConstraint(['host_court'], ['court.code'], name=op.f('fk_video_session_host_court_court')),
+    sa.ForeignKeyConstraint(['host_user_id'], ['user.id'], name=op.f('fk_video_session_host_user_id_user')),
+    sa.ForeignKeyConstraint(['request_id'], ['assistance_request.id'], name=op.f('fk_video_session_request_id_assistance_request')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_video_session'))
+    )
+    with op.batch_alter_table('video_session', schema=None) as batch_op:
+        batch_op.create_index('ix_video_session_host_court_id', ['host_court', 'id'], unique=False)
+
+    op.create_table('supervision_order',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('escalation_id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('issuing_court', sa.String(length=6), nullable=False),
+    sa.Column('target_court', sa.String(length=6), nullable=False),
+    sa.Column('issued_on', sa.Date(), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('provisional', sa.Boolean(), nullable=False),
+    sa.Column('rule', sa.String(length=200), nullable=False),
+    sa.Column('state', sa.Enum('open', 'closed', name='supervision_order_state', native_enum=False, length=32), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['escalation_id'], ['escalation.id'], name=op.f('fk_supervision_order_escalation_id_escalation')),
+    sa.ForeignKeyConstraint(['issuing_court'], ['court.code'], name=op.f('fk_supervision_order_issuing_court_court')),
+    sa.ForeignKeyConstraint(['request_id'], ['assistance_request.id'], name=op.f('fk_supervision_order_request_id_assistance_request')),
+    sa.ForeignKeyConstraint(['target_court'], ['court.code'], name=op.f('fk_supervision_order_target_court_court')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_supervision_order')),
+    sa.UniqueConstraint('escalation_id', name=op.f('uq_supervision_order_escalation_id'))
+    )
+    with op.batch_alter_table('supervision_order', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_supervision_order_request_id'), ['request_id'], unique=False)
+
+    op.create_table('video_directive',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('assignee_court', sa.String(length=6), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('request_id', sa.Integer(), nullable=True),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['assignee_court'], ['court.code'], name=op.f('fk_video_directive_assignee_court_court')),
+    sa.ForeignKeyConstraint(['session_id'], ['video_session.id'], name=op.f('fk_video_directive_session_id_video_session')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_video_directive'))
+    )
+    with op.batch_alter_table('video_directive', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_video_directive_session_id'), ['session_id'], unique=False)
+
+    op.create_table('video_participant',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('court_code', sa.String(length=6), nullable=False),
+    sa.Column('role', sa.Enum('host', 'participant', 'observer', name='video_participant_role', native_enum=False, length=20), nullable=False),
+    sa.Column('state', sa.Enum('invited', 'waiting', 'admitted', 'removed', 'left', name='video_participant_state', native_enum=False, length=20), nullable=False),
+    sa.Column('invited_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('admitted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('joined_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('left_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['court_code'], ['court.code'], name=op.f('fk_video_participant_court_code_court')),
+    sa.ForeignKeyConstraint(['session_id'], ['video_session.id'], name=op.f('fk_video_participant_session_id_video_session')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_video_participant_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_video_participant')),
+    sa.UniqueConstraint('session_id', 'user_id', name=op.f('uq_video_participant_session_id_user_id'))
+    )
+    with op.batch_alter_table('video_participant', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_video_participant_session_id'), ['session_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_video_participant_user_id'), ['user_id'], unique=False)
+
+    op.create_table('video_recording_segment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('path', sa.String(length=500), nullable=False),
+    sa.Column('bytes', sa.BigInteger(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['session_id'], ['video_session.id'], name=op.f('fk_video_recording_segment_session_id_video_session')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_video_recording_segment')),
+    sa.UniqueConstraint('session_id', 'seq', name=op.f('uq_video_recording_segment_session_id_seq'))
+    )
+    with op.batch_alter_table('video_recording_segment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_video_recording_segment_session_id'), ['session_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('video_recording_segment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_video_recording_segment_session_id'))
+
+    op.drop_table('video_recording_segment')
+    with op.batch_alter_table('video_participant', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_video_participant_user_id'))
+        batch_op.drop_index(batch_op.f('ix_video_participant_session_id'))
+
+    op.drop_table('video_participant')
+    with op.batch_alter_table('video_directive', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_video_directive_session_id'))
+
+    op.drop_table('video_directive')
+    with op.batch_alter_table('supervision_order', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_supervision_order_request_id'))
+
+    op.drop_table('supervision_order')
+    with op.batch_alter_table('video_session', schema=None) as batch_op:
+        batch_op.drop_index('ix_video_session_host_court_id')
+
+    op.drop_table('video_session')
     op.drop_table('request_message_read')
     with op.batch_alter_table('request_message', schema=None) as batch_op:
         batch_op.drop_index('ix_request_message_request_id')
 
     op.drop_table('request_message')
+    with op.batch_alter_table('escalation', schema=None) as batch_op:
+        batch_op.drop_index('ix_escalation_target_id')
+        batch_op.drop_index('ix_escalation_supervising_id')
+        batch_op.drop_index('ix_escalation_requesting_id')
+        batch_op.drop_index(batch_op.f('ix_escalation_request_id'))
+        batch_op.drop_index(batch_op.f('ix_escalation_case_id'))
+
+    op.drop_table('escalation')
     with op.batch_alter_table('attachment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_attachment_request_id'))
 
@@ -336,15 +576,23 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_case_party_case_id'))
 
     op.drop_table('case_party')
+    with op.batch_alter_table('campaign_task', schema=None) as batch_op:
+        batch_op.drop_index('ix_campaign_task_case')
+        batch_op.drop_index('ix_campaign_task_campaign_court')
+
+    op.drop_table('campaign_task')
     with op.batch_alter_table('login_session', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_session_user_id'))
 
     op.drop_table('login_session')
     with op.batch_alter_table('enforcement_case', schema=None) as batch_op:
+        batch_op.drop_index('ix_enforcement_case_court_id')
         batch_op.drop_index('ix_enforcement_case_court_filed')
         batch_op.drop_index('ix_enforcement_case_category_filed')
 
     op.drop_table('enforcement_case')
+    op.drop_table('campaign_report')
+    op.drop_table('campaign_court_notice')
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_token_court_code'))
 
@@ -353,6 +601,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_user_court_code'))
 
     op.drop_table('user')
+    op.drop_table('deadline_firing')
+    with op.batch_alter_table('campaign', schema=None) as batch_op:
+        batch_op.drop_index('ix_campaign_status')
+        batch_op.drop_index('ix_campaign_creator_court_id')
+
+    op.drop_table('campaign')
     op.drop_table('room_sequence')
     with op.batch_alter_table('outbox_event', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_event_published_at_id')
