@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from assistance.enums import CaseCategory, CasePriority, CaseStatus, PartyKind, PartyRole
@@ -21,6 +23,8 @@ class EnforcementCase(SQLModel, table=True):
     __tablename__ = "enforcement_case"
     __table_args__ = (
         sa.Index("ix_enforcement_case_court_filed", "court_code", "filed_on"),
+        # The case list pages by (court scope, newest first).
+        sa.Index("ix_enforcement_case_court_id", "court_code", "id"),
         sa.Index("ix_enforcement_case_category_filed", "category", "filed_on"),
     )
 
@@ -60,3 +64,28 @@ class CaseParty(SQLModel, table=True):
     kind: PartyKind = Field(sa_column=sa.Column(_enum(PartyKind, "party_kind"), nullable=False))
     # 18-digit resident ID (GB 11643) or unified social credit code (GB 32100).
     id_number: str = Field(sa_column=sa.Column(sa.String(18), nullable=False))
+
+
+_TIMESTAMPS = ("created_at", "updated_at")
+
+
+def _store_utc(_mapper: Any, _connection: Any, target: EnforcementCase) -> None:
+    # Instants are stored in UTC: SQLite keeps no zone, so any other offset would be read back wrong.
+    for name in _TIMESTAMPS:
+        value = getattr(target, name)
+        if value is not None and value.tzinfo is not None and value.utcoffset():
+            setattr(target, name, value.astimezone(UTC))
+
+
+def _load_utc(target: EnforcementCase, *_args: Any) -> None:
+    # SQLite hands timestamps back without a zone; set_committed_value leaves no change history.
+    for name in _TIMESTAMPS:
+        value = getattr(target, name)
+        if value is not None and value.tzinfo is None:
+            set_committed_value(target, name, value.replace(tzinfo=UTC))
+
+
+sa.event.listen(EnforcementCase, "before_insert", _store_utc)
+sa.event.listen(EnforcementCase, "before_update", _store_utc)
+sa.event.listen(EnforcementCase, "load", _load_utc)
+sa.event.listen(EnforcementCase, "refresh", _load_utc)
