@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from assistance.enums import (
@@ -46,9 +48,7 @@ class AssistanceRequest(SQLModel, table=True):
     target_court: str = Field(sa_column=_court_fk())
     supervising_court: str = Field(sa_column=_court_fk())
     matter_type: MatterType = Field(sa_column=sa.Column(_enum(MatterType, "matter_type"), nullable=False))
-    subject_id: int = Field(
-        sa_column=sa.Column(sa.Integer, sa.ForeignKey("case_party.id"), nullable=False)
-    )
+    subject_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("case_party.id"), nullable=False))
     region_code: str = Field(sa_column=sa.Column(sa.String(6), nullable=False))
     address: str = Field(sa_column=sa.Column(sa.String(300), nullable=False))
     urgency: Urgency = Field(sa_column=sa.Column(_enum(Urgency, "urgency"), nullable=False))
@@ -60,11 +60,15 @@ class AssistanceRequest(SQLModel, table=True):
     status_before_supplement: RequestStatus | None = Field(
         default=None, sa_column=sa.Column(_enum(RequestStatus, "request_status"), nullable=True)
     )
+    # Optimistic lock: every action updates `WHERE id = :id AND version = :version` and increments it.
     version: int = Field(default=1, sa_column=sa.Column(sa.Integer, nullable=False, default=1))
-    supplement_note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    supplement_missing: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    supplement_answer: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     reject_reason: str | None = Field(default=None, sa_column=sa.Column(sa.String(40), nullable=True))
     reject_note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    withdraw_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     result_text: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    result_attachment_ids: list[int] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     created_by: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
@@ -150,3 +154,42 @@ class Attachment(SQLModel, table=True):
     uploaded_by: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
     uploaded_court: str = Field(sa_column=_court_fk())
     created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_TIMESTAMPS: dict[type, tuple[str, ...]] = {
+    AssistanceRequest: ("created_at", "updated_at", "closed_at"),
+    Deadline: ("ends_at", "created_at", "closed_at"),
+    RequestMessage: ("created_at",),
+    MessageRead: ("read_at",),
+    Attachment: ("created_at",),
+}
+
+
+def _store_utc(_mapper: Any, _connection: Any, target: Any) -> None:
+    # Instants are stored in UTC: SQLite keeps no zone, so a Shanghai-aware `ends_at` (24:00 local)
+    # would otherwise be read back eight hours off. Every writer may pass any aware datetime.
+    for name in _TIMESTAMPS[type(target)]:
+        value = getattr(target, name)
+        if value is not None and value.tzinfo is not None and value.utcoffset():
+            setattr(target, name, value.astimezone(UTC))
+
+
+def _load_utc(target: Any, *_args: Any) -> None:
+    # SQLite hands timestamps back without a zone; set_committed_value leaves no change history.
+    for name in _TIMESTAMPS[type(target)]:
+        value = getattr(target, name)
+        if value is not None and value.tzinfo is None:
+            set_committed_value(target, name, _as_utc(value))
+
+
+for _model in _TIMESTAMPS:
+    sa.event.listen(_model, "before_insert", _store_utc)
+    sa.event.listen(_model, "before_update", _store_utc)
+    sa.event.listen(_model, "load", _load_utc)
+    sa.event.listen(_model, "refresh", _load_utc)
