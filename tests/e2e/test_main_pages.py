@@ -1,0 +1,321 @@
+"""The workspace, request and dashboard pages in real Chromium contexts against a real app node.
+
+The app node runs the outbox relay and the `/live` socket.io namespace, so what one court does reaches
+the other courts' open pages without a reload. Screenshots land in docs/screenshots/<page>-<lang>.png.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Page, expect
+
+from assistance.cases.identities import make_case_number, make_credit_code, make_resident_id
+from command_center.settings import PROJECT_ROOT
+from tests.e2e.test_pages import BROWSER_LOCALE, DESKTOP, PHONE, shoot, sign_in
+
+LIVE_TIMEOUT = 5_000  # ms: a live update shows up well within this
+_serial = count(1)
+
+
+@asynccontextmanager
+async def live_page(
+    chromium: Any, live_app: Any, *, lang: str, viewport: dict | None = None
+) -> AsyncIterator[Page]:
+    """A page in a fresh context whose browser prefers `lang`; fails on script errors, CSP violations and
+    missing client strings. The browser's own log of a refused WebSocket while offline is expected."""
+    context = await chromium.new_context(
+        base_url=live_app.url, locale=BROWSER_LOCALE[lang], viewport=viewport or DESKTOP, timezone_id="UTC"
+    )
+    page = await context.new_page()
+    problems: list[str] = []
+
+    def on_console(message: Any) -> None:
+        text = message.text
+        expected = "Failed to load resource" in text or "WebSocket connection to" in text
+        if (
+            "Content Security Policy" in text
+            or "missing client string" in text
+            or (message.type == "error" and not expected)
+        ):
+            problems.append(text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert problems == [], problems
+
+
+async def file_case(page: Page, *, respondent_region: str = "330105") -> dict[str, Any]:
+    """Files an enforcement case of the signed-in clerk's court through the API, as the page would."""
+    serial = 700 + next(_serial)
+    body = {
+        "case_number": make_case_number("浙0106", 2026, 80000 + serial),
+        "category": "wages",
+        "applicant": {
+            "name": "李四",
+            "kind": "person",
+            "id_number": make_resident_id("330106", date(1980, 1, 1), serial),
+        },
+        "respondents": [
+            {
+                "name": f"杭州某建筑公司{serial}",
+                "kind": "organization",
+                "id_number": make_credit_code(respondent_region, serial),
+            }
+        ],
+        "amount_claimed": 5_000_000,
+        "filed_on": "2026-03-02",
+    }
+    result = await page.evaluate(
+        """async (body) => {
+            const token = document.querySelector('meta[name="csrf-token"]').content;
+            const response = await fetch("/api/v1/cases", {method: "POST", body: JSON.stringify(body),
+              headers: {"Content-Type": "application/json", "X-CSRF-Token": token}});
+            return {status: response.status, body: await response.json()};
+        }""",
+        body,
+    )
+    assert result["status"] == 201, json.dumps(result, ensure_ascii=False)
+    return result["body"]
+
+
+async def counter(page: Page, name: str) -> int:
+    await expect(page.locator(f"#counter-{name} .counter-value")).to_have_text(re.compile(r"^\d+$"))
+    return int(await page.locator(f"#counter-{name} .counter-value").text_content() or "0")
+
+
+async def submit_through_form(page: Page, case: dict[str, Any]) -> None:
+    form = page.locator("#submit-form")
+    await form.locator("#new-case_id").select_option(str(case["id"]))
+    await form.locator("#new-subject_id").select_option(str(case["respondents"][0]["id"]))
+    await form.locator("#new-matter_type").select_option("investigate_property")
+    await expect(form.locator('input[name="materials"][value="judgment"]')).to_be_checked()
+    await form.locator("#new-province").select_option("330000")
+    await expect(form.locator("#new-city option[value='330100']")).to_have_count(1)
+    await form.locator("#new-city").select_option("330100")
+    await expect(form.locator("#new-region_code option[value='330105']")).to_have_count(1)
+    await form.locator("#new-region_code").select_option("330105")
+    await form.locator("#new-address").fill("杭州市拱墅区某路1号")
+    await form.locator("#new-description").fill("查询被执行人名下存款")
+    await form.locator("#submit-request").click()
+
+
+async def test_a_request_travels_live_between_two_courts_and_their_command_center(
+    chromium: Any, live_app: Any
+) -> None:
+    async with (
+        live_page(chromium, live_app, lang="zh") as clerk,
+        live_page(chromium, live_app, lang="en") as officer,
+        live_page(chromium, live_app, lang="zh") as command,
+    ):
+        await sign_in(clerk, "xihu_clerk", home="/workspace")
+        case = await file_case(clerk)
+        await clerk.reload()
+        await expect(clerk.locator(f"#new-case_id option[value='{case['id']}']")).to_have_count(1)
+
+        await sign_in(officer, "gongshu_officer", home="/workspace")
+        await expect(officer.locator("#requests-table tbody tr").first).not_to_contain_text("Loading")
+        await sign_in(command, "hz_command", home="/dashboard")
+        routed_before = await counter(command, "routed")
+        open_before = await counter(command, "open")
+        filed_before = await counter(command, "filed")
+
+        # Inline validation: the address is required before anything is sent.
+        await clerk.locator("#submit-request").click()
+        await expect(clerk.locator("#new-case_id-error")).to_have_text("请填写此项。")
+
+        await submit_through_form(clerk, case)
+        await expect(clerk.locator("#submit-notice")).to_contain_text("已提交至杭州市拱墅区人民法院")
+
+        # Without a reload: the receiving court's inbox and the supervisor's dashboard.
+        row = officer.locator("#requests-table tbody tr", has_text=case["case_number"])
+        await expect(row).to_be_visible(timeout=LIVE_TIMEOUT)
+        await expect(row).to_contain_text("Routed")
+        await expect(command.locator("#counter-routed .counter-value")).to_have_text(
+            str(routed_before + 1), timeout=LIVE_TIMEOUT
+        )
+        await expect(command.locator("#counter-open .counter-value")).to_have_text(str(open_before + 1))
+        await expect(command.locator("#feed")).to_contain_text(
+            "已分派至 杭州市拱墅区人民法院", timeout=LIVE_TIMEOUT
+        )
+        await shoot(command, "dashboard-zh")
+
+        # The receiving officer files it.
+        await row.locator("a").first.click()
+        await officer.wait_for_url(re.compile(r"/requests/\d+$"))
+        request_id = int(officer.url.rsplit("/", 1)[1])
+        await officer.locator('#action-buttons button[data-action="file"]').click()
+        await officer.locator("#action-confirm").click()
+        await expect(officer.locator("#request-status")).to_have_text("Filed")
+        await expect(command.locator("#counter-filed .counter-value")).to_have_text(
+            str(filed_before + 1), timeout=LIVE_TIMEOUT
+        )
+
+        # The two courts talk in the request's thread, live.
+        await clerk.goto(f"/requests/{request_id}")
+        await expect(clerk.locator("#request-status")).to_have_text("已立案")
+        await expect(clerk.locator("#thread")).to_contain_text("暂无留言")
+        await expect(clerk.locator("html")).to_have_attribute("data-live", "ready")
+        await officer.fill("#message-body", "Received; we will query the banks tomorrow.")
+        await expect(clerk.locator("#typing")).to_have_text(
+            re.compile(r"^\S+ 正在输入…$"), timeout=LIVE_TIMEOUT
+        )
+        await officer.click("#message-send")
+        await expect(clerk.locator("#thread")).to_contain_text("query the banks", timeout=LIVE_TIMEOUT)
+        await clerk.fill("#message-body", "好的，谢谢。")
+        await clerk.click("#message-send")
+        await expect(officer.locator("#thread")).to_contain_text("好的，谢谢。", timeout=LIVE_TIMEOUT)
+        # Read receipts: the clerk's court read the officer's message.
+        await expect(officer.locator("#thread li.mine .receipt").first).to_contain_text(
+            "Read by", timeout=LIVE_TIMEOUT
+        )
+        # A document: uploaded by one court, listed for both (the clerk's list follows on reload).
+        await expect(officer.locator("#attachments-list")).to_have_text("None")
+        await officer.set_input_files(
+            "#upload-file",
+            files=[
+                {
+                    "name": "查询结果.pdf",
+                    "mimeType": "application/pdf",
+                    "buffer": b"%PDF-1.4\n1 0 obj\n%%EOF\n",
+                }
+            ],
+        )
+        await officer.select_option("#upload-purpose", "result")
+        await officer.click("#upload-form button[type=submit]")
+        await expect(officer.locator("#attachments-list")).to_contain_text("查询结果.pdf")
+        await clerk.reload()
+        await expect(clerk.locator("#attachments-list a")).to_have_text("查询结果.pdf")
+        await expect(clerk.locator("html")).to_have_attribute("data-live", "ready")
+        await shoot(clerk, "request-zh")
+        await shoot(officer, "request-en")
+
+        # Ten seconds offline: the page says it is reconnecting, then catches up without a reload.
+        await clerk.context.set_offline(True)
+        await expect(clerk.locator("#live-status")).to_be_visible(timeout=LIVE_TIMEOUT)
+        await expect(clerk.locator("#live-status")).to_have_text("重新连接中…")
+        await officer.fill("#message-body", "Sent while you were offline.")
+        await officer.click("#message-send")
+        await officer.locator('#action-buttons button[data-action="start"]').click()
+        await officer.locator("#action-confirm").click()
+        await expect(officer.locator("#request-status")).to_have_text("In progress")
+        await clerk.wait_for_timeout(10_000)
+        await expect(clerk.locator("#thread")).not_to_contain_text("Sent while you were offline.")
+        await clerk.context.set_offline(False)
+        await expect(clerk.locator("#live-status")).to_be_hidden(timeout=15_000)
+        await expect(clerk.locator("#thread")).to_contain_text(
+            "Sent while you were offline.", timeout=LIVE_TIMEOUT
+        )
+        await expect(clerk.locator("#request-status")).to_have_text("办理中", timeout=LIVE_TIMEOUT)
+
+
+async def test_screenshots_of_the_workspace_and_dashboard_in_both_languages(
+    chromium: Any, live_app: Any
+) -> None:
+    for lang in ("zh", "en"):
+        async with live_page(chromium, live_app, lang=lang) as page:
+            await sign_in(page, "xihu_clerk", home="/workspace")
+            await page.locator('.tab[data-view="outgoing"]').click()
+            await expect(page.locator("#requests-table tbody tr").first).not_to_contain_text(
+                re.compile("加载中|Loading")
+            )
+            await expect(page.locator("#new-province option").nth(1)).to_be_attached()
+            await shoot(page, f"workspace-{lang}")
+        if lang == "en":
+            async with live_page(chromium, live_app, lang=lang) as page:
+                await sign_in(page, "hz_command", home="/dashboard")
+                await expect(page.locator("#counter-open .counter-value")).to_have_text(re.compile(r"^\d+$"))
+                await shoot(page, f"dashboard-{lang}")
+
+
+async def test_the_workspace_fits_a_phone(chromium: Any, live_app: Any) -> None:
+    async with live_page(chromium, live_app, lang="zh", viewport=PHONE) as page:
+        await sign_in(page, "xihu_officer", home="/workspace")
+        await expect(page.locator("h1")).to_have_text("工作台")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"] + 1
+        await shoot(page, "workspace-phone-zh")
+
+
+def _start_worker(live_app: Any, log: Path) -> subprocess.Popen[bytes]:
+    # Popen returns at once; the worker runs until running_worker() stops it.
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "arq", "scheduler.worker.WorkerSettings"],
+            cwd=PROJECT_ROOT,
+            env=live_app.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@asynccontextmanager
+async def running_worker(live_app: Any, log: Path) -> AsyncIterator[None]:
+    """The arq worker of the live app (same CC_ settings): it runs campaign dispatches."""
+    worker = _start_worker(live_app, log)
+    try:
+        yield
+    finally:
+        _stop(worker)
+
+
+async def test_a_campaign_is_defined_previewed_and_dispatched_with_a_live_progress_bar(
+    chromium: Any, live_app: Any, tmp_path: Path
+) -> None:
+    async with live_page(chromium, live_app, lang="zh") as clerk:
+        await sign_in(clerk, "xihu_clerk", home="/workspace")
+        await file_case(clerk)
+    today = date.today()
+    async with (
+        live_page(chromium, live_app, lang="zh") as page,
+        running_worker(live_app, tmp_path / "worker.log"),
+    ):
+        await sign_in(page, "hz_command", home="/dashboard")
+        await page.goto("/campaigns")
+        await expect(page.locator("#campaigns-table tbody tr").first).not_to_contain_text("加载中")
+        # Inline validation first: nothing is sent without a name and a window.
+        await page.click("#campaign-create")
+        await expect(page.locator("#new-name-error")).to_have_text("请填写此项。")
+
+        await page.fill("#new-name", "2027 年春节前涉民生案件集中执行")
+        await page.fill("#new-window_start", today.isoformat())
+        await page.fill("#new-window_end", (today + timedelta(days=60)).isoformat())
+        await page.check("#new-livelihood")
+        await page.fill("#new-region_prefixes", "3301")
+        await page.click("#campaign-create")
+        await expect(page.locator("#campaign-notice")).to_contain_text("已创建专项行动草稿")
+        await expect(page.locator("#campaign-preview")).to_contain_text(re.compile(r"[1-9]\d* 件未结案件"))
+        await shoot(page, "campaigns-zh")
+
+        await page.click("#campaign-dispatch")
+        await expect(page.locator("#campaign-progress")).to_have_attribute("value", "100", timeout=30_000)
+        await expect(page.locator("#campaign-heading")).to_contain_text("进行中", timeout=LIVE_TIMEOUT)
+        await expect(page.locator("#report-table tbody tr").first).to_contain_text("西湖区")
+        async with live_page(chromium, live_app, lang="en") as english:
+            await sign_in(english, "hz_command", home="/dashboard")
+            await english.goto("/campaigns")
+            await english.locator("#campaigns-table tbody tr a").first.click()
+            await expect(english.locator("#campaign-progress")).to_have_attribute("value", "100")
+            await shoot(english, "campaigns-en")
