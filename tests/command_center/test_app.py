@@ -100,3 +100,11 @@ async def test_production_refuses_demo_users(services: Any, make_user: Any) -> N
     services.settings = services.settings.model_copy(update={"env": "production", "secret_key": "s" * 40})
     with pytest.raises(UnsafeProductionConfig, match="demo users"):
         await check_production_safety(services)
+
+
+async def test_multipart_upload_is_described_with_its_form_fields(client: Any) -> None:
+    document = (await client.get("/openapi.json")).json()
+    upload = document["paths"]["/api/v1/assistance-requests/{id}/attachments"]["post"]
+    form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["properties"]["file"]["format"] == "binary"
+    assert "413" in upload["responses"]
