@@ -1,0 +1,6 @@
+"""Escalations: what a missed statutory deadline sets in motion (DESIGN.md §3, legal clocks).
+
+One escalation per missed deadline; a missed start also issues a supervision order (督办) from the
+supervising command center to the target court. `firing` holds what the deadline jobs do, `service`
+the reads and the command staff's resolution, `recipients` who hears about it.
+"""

@@ -1,0 +1,154 @@
+"""Escalations, the record that a deadline job fired, and supervision orders (督办)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Field, SQLModel
+
+from assistance.escalations.enums import (
+    EscalationKind,
+    EscalationState,
+    FiringPurpose,
+    SupervisionOrderState,
+)
+from command_center.db import utcnow
+
+
+def _enum(enum: type, name: str) -> sa.Enum:
+    return sa.Enum(enum, name=name, native_enum=False, length=32, validate_strings=True)
+
+
+def _court_fk(*, nullable: bool = False) -> sa.Column:
+    return sa.Column(sa.String(6), sa.ForeignKey("court.code"), nullable=nullable)
+
+
+class Escalation(SQLModel, table=True):
+    """What one missed deadline set in motion; exactly one per deadline (the unique `deadline_id`)."""
+
+    __tablename__ = "escalation"
+    __table_args__ = (
+        # The list view pages newest first within the caller's courts, on each court column it may match.
+        sa.Index("ix_escalation_supervising_id", "supervising_court", "id"),
+        sa.Index("ix_escalation_target_id", "target_court", "id"),
+        sa.Index("ix_escalation_requesting_id", "requesting_court", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    deadline_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("deadline.id"), nullable=False, unique=True)
+    )
+    kind: EscalationKind = Field(
+        sa_column=sa.Column(_enum(EscalationKind, "escalation_kind"), nullable=False)
+    )
+    subject_type: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # "request" or "case"
+    subject_id: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    request_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("assistance_request.id"), nullable=True, index=True),
+    )
+    case_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("enforcement_case.id"), nullable=False, index=True)
+    )
+    # The court whose clock ran out, the court that asked (requests only), the court that supervises.
+    target_court: str = Field(sa_column=_court_fk())
+    requesting_court: str | None = Field(default=None, sa_column=_court_fk(nullable=True))
+    supervising_court: str = Field(sa_column=_court_fk())
+    state: EscalationState = Field(
+        default=EscalationState.open,
+        sa_column=sa.Column(_enum(EscalationState, "escalation_state"), nullable=False),
+    )
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    resolved_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    resolved_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(80), nullable=True))
+    resolution_note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+
+
+class DeadlineFiring(SQLModel, table=True):
+    """Proof that a deadline job acted: a second run for the same deadline, version and purpose
+    hits the unique constraint and does nothing."""
+
+    __tablename__ = "deadline_firing"
+    __table_args__ = (
+        sa.UniqueConstraint("deadline_id", "version", "purpose", name="uq_deadline_firing_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    deadline_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("deadline.id"), nullable=False))
+    version: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    purpose: FiringPurpose = Field(
+        sa_column=sa.Column(_enum(FiringPurpose, "firing_purpose"), nullable=False)
+    )
+    fired_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
+
+
+class SupervisionOrder(SQLModel, table=True):
+    """A supervision order (督办) from the supervising command center to the court that did not start.
+
+    Civil Procedure Law, commissioned execution article: when the receiving court has not acted within
+    15 days, its superior may be asked to order it to act; the order carries its own deadline.
+    """
+
+    __tablename__ = "supervision_order"
+
+    id: int | None = Field(default=None, primary_key=True)
+    escalation_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("escalation.id"), nullable=False, unique=True)
+    )
+    request_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("assistance_request.id"), nullable=False, index=True)
+    )
+    issuing_court: str = Field(sa_column=_court_fk())
+    target_court: str = Field(sa_column=_court_fk())
+    issued_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    due_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    ends_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    provisional: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, default=False))
+    rule: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    state: SupervisionOrderState = Field(
+        default=SupervisionOrderState.open,
+        sa_column=sa.Column(_enum(SupervisionOrderState, "supervision_order_state"), nullable=False),
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    closed_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """`value` as an aware UTC datetime (SQLite hands timestamps back without a zone)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_TIMESTAMPS: dict[type, tuple[str, ...]] = {
+    Escalation: ("created_at", "resolved_at"),
+    DeadlineFiring: ("fired_at",),
+    SupervisionOrder: ("ends_at", "created_at", "closed_at"),
+}
+
+
+def _store_utc(_mapper: Any, _connection: Any, target: Any) -> None:
+    # Instants are stored in UTC: SQLite keeps no zone, so a Shanghai-aware `ends_at` would be read
+    # back eight hours off.
+    for name in _TIMESTAMPS[type(target)]:
+        value = getattr(target, name)
+        if value is not None and value.tzinfo is not None and value.utcoffset():
+            setattr(target, name, value.astimezone(UTC))
+
+
+def _load_utc(target: Any, *_args: Any) -> None:
+    for name in _TIMESTAMPS[type(target)]:
+        value = getattr(target, name)
+        if value is not None and value.tzinfo is None:
+            set_committed_value(target, name, as_utc(value))
+
+
+for _model in _TIMESTAMPS:
+    sa.event.listen(_model, "before_insert", _store_utc)
+    sa.event.listen(_model, "before_update", _store_utc)
+    sa.event.listen(_model, "load", _load_utc)
+    sa.event.listen(_model, "refresh", _load_utc)
