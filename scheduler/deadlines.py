@@ -32,13 +32,9 @@ from redis.asyncio import Redis
 from sqlalchemy.exc import DBAPIError
 
 from assistance.escalations.enums import FiringPurpose
-from assistance.escalations.firing import (
-    FiringOutcome,
-    FiringPolicy,
-    escalate_if_overdue,
-    remind_if_pending,
-    reminder_at,
-)
+from assistance.escalations.firing import FiringOutcome, FiringPolicy
+from assistance.escalations.missed import escalate_if_overdue
+from assistance.escalations.reminders import remind_if_pending, reminder_at
 from command_center.calendar import LegalCalendar
 from command_center.db import utcnow
 from command_center.settings import Settings

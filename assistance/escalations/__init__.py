@@ -1,6 +1,7 @@
 """Escalations: what a missed statutory deadline sets in motion (DESIGN.md §3, legal clocks).
 
 One escalation per missed deadline; a missed start also issues a supervision order (督办) from the
-supervising command center to the target court. `firing` holds what the deadline jobs do, `service`
-the reads and the command staff's resolution, `recipients` who hears about it.
+supervising command center to the target court. `reminders` and `missed` are what the deadline jobs
+do, `firing` the record that makes them safe to run twice, `service` the reads and the command staff's
+resolution, `recipients` who hears about it.
 """

@@ -17,7 +17,8 @@ from assistance.cases.models import EnforcementCase
 from assistance.enums import DeadlineKind
 from assistance.escalations import recipients
 from assistance.escalations.enums import EscalationKind, EscalationState, SupervisionOrderState
-from assistance.escalations.firing import ACTIONS, CASE_SUBJECT, escalation_event
+from assistance.escalations.firing import CASE_SUBJECT
+from assistance.escalations.missed import ACTIONS, escalation_event
 from assistance.escalations.models import Escalation, SupervisionOrder
 from assistance.escalations.schemas import (
     EscalationBundle,

@@ -15,8 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from assistance.enums import DeadlineKind
-from assistance.escalations.firing import FiringOutcome, FiringPolicy, escalate_if_overdue, remind_if_pending
+from assistance.escalations.firing import FiringOutcome, FiringPolicy
+from assistance.escalations.missed import escalate_if_overdue
 from assistance.escalations.models import Escalation
+from assistance.escalations.reminders import remind_if_pending
 from assistance.requests.models import Deadline
 from command_center.audit.models import AuditEntry
 from command_center.outbox.models import OutboxEvent

@@ -8,8 +8,9 @@ import sqlalchemy as sa
 
 from assistance.enums import DeadlineState, RequestStatus
 from assistance.escalations.enums import EscalationKind, EscalationState, SupervisionOrderState
-from assistance.escalations.firing import FiringOutcome, reminder_at
+from assistance.escalations.firing import FiringOutcome
 from assistance.escalations.models import DeadlineFiring, Escalation, SupervisionOrder
+from assistance.escalations.reminders import reminder_at
 from assistance.requests.models import AssistanceRequest
 from command_center.calendar.periods import SHANGHAI
 from tests.assistance.requests.conftest import ABOVE, REQUESTER, SUPERVISOR, TARGET
