@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
@@ -21,6 +22,16 @@ metadata = SQLModel.metadata
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def enum_type(enum: type, name: str, *, length: int = 32) -> sa.Enum:
+    """An enum column stored as text (no database enum type, so adding a value needs no migration)."""
+    return sa.Enum(enum, name=name, native_enum=False, length=length, validate_strings=True)
+
+
+def court_fk(*, nullable: bool = False) -> sa.Column:
+    """A column holding a court code, referencing the court directory."""
+    return sa.Column(sa.String(6), sa.ForeignKey("court.code"), nullable=nullable)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

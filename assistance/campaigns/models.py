@@ -10,11 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from assistance.campaigns.enums import CampaignStatus, TaskState
-from command_center.db import utcnow
-
-
-def _enum(enum: type, name: str) -> sa.Enum:
-    return sa.Enum(enum, name=name, native_enum=False, length=32, validate_strings=True)
+from command_center.db import enum_type, utcnow
 
 
 def _timestamp(*, nullable: bool = True) -> sa.Column:
@@ -52,7 +48,7 @@ class Campaign(SQLModel, table=True):
     target_courts: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     status: CampaignStatus = Field(
         default=CampaignStatus.draft,
-        sa_column=sa.Column(_enum(CampaignStatus, "campaign_status"), nullable=False),
+        sa_column=sa.Column(enum_type(CampaignStatus, "campaign_status"), nullable=False),
     )
     total: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, default=0))
     done: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, default=0))
@@ -89,7 +85,7 @@ class CampaignTask(SQLModel, table=True):
     )
     court_code: str = Field(sa_column=sa.Column(sa.String(6), nullable=False))
     state: TaskState = Field(
-        default=TaskState.open, sa_column=sa.Column(_enum(TaskState, "campaign_task_state"), nullable=False)
+        default=TaskState.open, sa_column=sa.Column(enum_type(TaskState, "campaign_task_state"), nullable=False)
     )
     # What the case had recovered when its task was created: the report counts recoveries since then.
     amount_recovered_at_start: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))

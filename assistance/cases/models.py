@@ -10,11 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from assistance.enums import CaseCategory, CasePriority, CaseStatus, PartyKind, PartyRole
-from command_center.db import utcnow
-
-
-def _enum(enum: type, name: str) -> sa.Enum:
-    return sa.Enum(enum, name=name, native_enum=False, length=32, validate_strings=True)
+from command_center.db import enum_type, utcnow
 
 
 class EnforcementCase(SQLModel, table=True):
@@ -31,12 +27,12 @@ class EnforcementCase(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_number: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
     court_code: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("court.code"), nullable=False))
-    category: CaseCategory = Field(sa_column=sa.Column(_enum(CaseCategory, "case_category"), nullable=False))
+    category: CaseCategory = Field(sa_column=sa.Column(enum_type(CaseCategory, "case_category"), nullable=False))
     status: CaseStatus = Field(
-        default=CaseStatus.open, sa_column=sa.Column(_enum(CaseStatus, "case_status"), nullable=False)
+        default=CaseStatus.open, sa_column=sa.Column(enum_type(CaseStatus, "case_status"), nullable=False)
     )
     priority: CasePriority = Field(
-        default=CasePriority.normal, sa_column=sa.Column(_enum(CasePriority, "case_priority"), nullable=False)
+        default=CasePriority.normal, sa_column=sa.Column(enum_type(CasePriority, "case_priority"), nullable=False)
     )
     amount_claimed: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     amount_recovered: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, default=0))
@@ -59,9 +55,9 @@ class CaseParty(SQLModel, table=True):
     case_id: int = Field(
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("enforcement_case.id"), nullable=False, index=True)
     )
-    role: PartyRole = Field(sa_column=sa.Column(_enum(PartyRole, "party_role"), nullable=False))
+    role: PartyRole = Field(sa_column=sa.Column(enum_type(PartyRole, "party_role"), nullable=False))
     name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
-    kind: PartyKind = Field(sa_column=sa.Column(_enum(PartyKind, "party_kind"), nullable=False))
+    kind: PartyKind = Field(sa_column=sa.Column(enum_type(PartyKind, "party_kind"), nullable=False))
     # 18-digit resident ID (GB 11643) or unified social credit code (GB 32100).
     id_number: str = Field(sa_column=sa.Column(sa.String(18), nullable=False))
 

@@ -15,15 +15,7 @@ from assistance.escalations.enums import (
     FiringPurpose,
     SupervisionOrderState,
 )
-from command_center.db import utcnow
-
-
-def _enum(enum: type, name: str) -> sa.Enum:
-    return sa.Enum(enum, name=name, native_enum=False, length=32, validate_strings=True)
-
-
-def _court_fk(*, nullable: bool = False) -> sa.Column:
-    return sa.Column(sa.String(6), sa.ForeignKey("court.code"), nullable=nullable)
+from command_center.db import court_fk, enum_type, utcnow
 
 
 class Escalation(SQLModel, table=True):
@@ -42,7 +34,7 @@ class Escalation(SQLModel, table=True):
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("deadline.id"), nullable=False, unique=True)
     )
     kind: EscalationKind = Field(
-        sa_column=sa.Column(_enum(EscalationKind, "escalation_kind"), nullable=False)
+        sa_column=sa.Column(enum_type(EscalationKind, "escalation_kind"), nullable=False)
     )
     subject_type: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # "request" or "case"
     subject_id: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
@@ -54,12 +46,12 @@ class Escalation(SQLModel, table=True):
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("enforcement_case.id"), nullable=False, index=True)
     )
     # The court whose clock ran out, the court that asked (requests only), the court that supervises.
-    target_court: str = Field(sa_column=_court_fk())
-    requesting_court: str | None = Field(default=None, sa_column=_court_fk(nullable=True))
-    supervising_court: str = Field(sa_column=_court_fk())
+    target_court: str = Field(sa_column=court_fk())
+    requesting_court: str | None = Field(default=None, sa_column=court_fk(nullable=True))
+    supervising_court: str = Field(sa_column=court_fk())
     state: EscalationState = Field(
         default=EscalationState.open,
-        sa_column=sa.Column(_enum(EscalationState, "escalation_state"), nullable=False),
+        sa_column=sa.Column(enum_type(EscalationState, "escalation_state"), nullable=False),
     )
     details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
@@ -81,7 +73,7 @@ class DeadlineFiring(SQLModel, table=True):
     deadline_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("deadline.id"), nullable=False))
     version: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
     purpose: FiringPurpose = Field(
-        sa_column=sa.Column(_enum(FiringPurpose, "firing_purpose"), nullable=False)
+        sa_column=sa.Column(enum_type(FiringPurpose, "firing_purpose"), nullable=False)
     )
     fired_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
 
@@ -102,8 +94,8 @@ class SupervisionOrder(SQLModel, table=True):
     request_id: int = Field(
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("assistance_request.id"), nullable=False, index=True)
     )
-    issuing_court: str = Field(sa_column=_court_fk())
-    target_court: str = Field(sa_column=_court_fk())
+    issuing_court: str = Field(sa_column=court_fk())
+    target_court: str = Field(sa_column=court_fk())
     issued_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     due_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     ends_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
@@ -111,7 +103,7 @@ class SupervisionOrder(SQLModel, table=True):
     rule: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     state: SupervisionOrderState = Field(
         default=SupervisionOrderState.open,
-        sa_column=sa.Column(_enum(SupervisionOrderState, "supervision_order_state"), nullable=False),
+        sa_column=sa.Column(enum_type(SupervisionOrderState, "supervision_order_state"), nullable=False),
     )
     created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
     closed_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))

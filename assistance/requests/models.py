@@ -17,15 +17,7 @@ from assistance.enums import (
     RequestStatus,
     Urgency,
 )
-from command_center.db import utcnow
-
-
-def _enum(enum: type, name: str) -> sa.Enum:
-    return sa.Enum(enum, name=name, native_enum=False, length=32, validate_strings=True)
-
-
-def _court_fk(*, nullable: bool = False) -> sa.Column:
-    return sa.Column(sa.String(6), sa.ForeignKey("court.code"), nullable=nullable)
+from command_center.db import court_fk, enum_type, utcnow
 
 
 class AssistanceRequest(SQLModel, table=True):
@@ -44,21 +36,21 @@ class AssistanceRequest(SQLModel, table=True):
     case_id: int = Field(
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("enforcement_case.id"), nullable=False, index=True)
     )
-    requesting_court: str = Field(sa_column=_court_fk())
-    target_court: str = Field(sa_column=_court_fk())
-    supervising_court: str = Field(sa_column=_court_fk())
-    matter_type: MatterType = Field(sa_column=sa.Column(_enum(MatterType, "matter_type"), nullable=False))
+    requesting_court: str = Field(sa_column=court_fk())
+    target_court: str = Field(sa_column=court_fk())
+    supervising_court: str = Field(sa_column=court_fk())
+    matter_type: MatterType = Field(sa_column=sa.Column(enum_type(MatterType, "matter_type"), nullable=False))
     subject_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("case_party.id"), nullable=False))
     region_code: str = Field(sa_column=sa.Column(sa.String(6), nullable=False))
     address: str = Field(sa_column=sa.Column(sa.String(300), nullable=False))
-    urgency: Urgency = Field(sa_column=sa.Column(_enum(Urgency, "urgency"), nullable=False))
+    urgency: Urgency = Field(sa_column=sa.Column(enum_type(Urgency, "urgency"), nullable=False))
     description: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     materials: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     current_freeze_expires_on: date | None = Field(default=None, sa_column=sa.Column(sa.Date, nullable=True))
-    status: RequestStatus = Field(sa_column=sa.Column(_enum(RequestStatus, "request_status"), nullable=False))
+    status: RequestStatus = Field(sa_column=sa.Column(enum_type(RequestStatus, "request_status"), nullable=False))
     # Where a request returns to when the requested supplement arrives.
     status_before_supplement: RequestStatus | None = Field(
-        default=None, sa_column=sa.Column(_enum(RequestStatus, "request_status"), nullable=True)
+        default=None, sa_column=sa.Column(enum_type(RequestStatus, "request_status"), nullable=True)
     )
     # Optimistic lock: every action updates `WHERE id = :id AND version = :version` and increments it.
     version: int = Field(default=1, sa_column=sa.Column(sa.Integer, nullable=False, default=1))
@@ -89,7 +81,7 @@ class Deadline(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     subject_type: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # "request" or "case"
     subject_id: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
-    kind: DeadlineKind = Field(sa_column=sa.Column(_enum(DeadlineKind, "deadline_kind"), nullable=False))
+    kind: DeadlineKind = Field(sa_column=sa.Column(enum_type(DeadlineKind, "deadline_kind"), nullable=False))
     started_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     due_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     ends_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
@@ -97,7 +89,7 @@ class Deadline(SQLModel, table=True):
     rule: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     state: DeadlineState = Field(
         default=DeadlineState.pending,
-        sa_column=sa.Column(_enum(DeadlineState, "deadline_state"), nullable=False),
+        sa_column=sa.Column(enum_type(DeadlineState, "deadline_state"), nullable=False),
     )
     # Fencing token for deadline jobs: a job whose version is stale does nothing.
     version: int = Field(default=1, sa_column=sa.Column(sa.Integer, nullable=False, default=1))
@@ -117,7 +109,7 @@ class RequestMessage(SQLModel, table=True):
     )
     author: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
     author_name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
-    author_court: str = Field(sa_column=_court_fk())
+    author_court: str = Field(sa_column=court_fk())
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
 
@@ -145,14 +137,14 @@ class Attachment(SQLModel, table=True):
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("assistance_request.id"), nullable=False, index=True)
     )
     purpose: AttachmentPurpose = Field(
-        sa_column=sa.Column(_enum(AttachmentPurpose, "attachment_purpose"), nullable=False)
+        sa_column=sa.Column(enum_type(AttachmentPurpose, "attachment_purpose"), nullable=False)
     )
     filename: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     content_type: str = Field(sa_column=sa.Column(sa.String(60), nullable=False))
     size: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     uploaded_by: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
-    uploaded_court: str = Field(sa_column=_court_fk())
+    uploaded_court: str = Field(sa_column=court_fk())
     created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from command_center.api import PageQuery, Schema
 from command_center.audit.models import as_utc
-from command_center.db import utcnow
+from command_center.db import enum_type, utcnow
 
 
 class SessionState(StrEnum):
@@ -35,9 +35,6 @@ class ParticipantState(StrEnum):
     removed = "removed"  # by the host; may not join again
     left = "left"
 
-
-def _enum(enum: type, name: str) -> sa.Enum:
-    return sa.Enum(enum, name=name, native_enum=False, length=20, validate_strings=True)
 
 
 def _timestamp(*, nullable: bool = True) -> sa.Column:
@@ -62,7 +59,7 @@ class VideoSession(SQLModel, table=True):
     )
     state: SessionState = Field(
         default=SessionState.scheduled,
-        sa_column=sa.Column(_enum(SessionState, "video_session_state"), nullable=False),
+        sa_column=sa.Column(enum_type(SessionState, "video_session_state", length=20), nullable=False),
     )
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(nullable=False))
     started_at: datetime | None = Field(default=None, sa_column=_timestamp())
@@ -84,11 +81,11 @@ class VideoParticipant(SQLModel, table=True):
     )
     court_code: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("court.code"), nullable=False))
     role: ParticipantRole = Field(
-        sa_column=sa.Column(_enum(ParticipantRole, "video_participant_role"), nullable=False)
+        sa_column=sa.Column(enum_type(ParticipantRole, "video_participant_role", length=20), nullable=False)
     )
     state: ParticipantState = Field(
         default=ParticipantState.invited,
-        sa_column=sa.Column(_enum(ParticipantState, "video_participant_state"), nullable=False),
+        sa_column=sa.Column(enum_type(ParticipantState, "video_participant_state", length=20), nullable=False),
     )
     invited_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(nullable=False))
     # Set once the host admits; a participant who reconnects after that skips the lobby.
