@@ -406,13 +406,10 @@ async def campaigns_page(request: Request, visitor: Visitor) -> Response:
     return render(request, "campaigns.html", visitor=visitor, context={"categories": categories})
 
 
-def _placeholder(name: str, roles: Iterable[Role]) -> Callable[[Request], Awaitable[Response]]:
-    @page(roles=roles)
-    async def placeholder_page(request: Request, visitor: Visitor) -> Response:
-        return render(request, "placeholder.html", visitor=visitor, context={"page_name": name})
-
-    placeholder_page.__name__ = f"{name}_page"
-    return placeholder_page
+@page(roles=EVERYONE)
+async def video_list_page(request: Request, visitor: Visitor) -> Response:
+    can_host = visitor.user.role == Role.command_staff
+    return render(request, "video_list.html", visitor=visitor, context={"can_host": can_host})
 
 
 def page_routes() -> list[Route]:
@@ -426,6 +423,5 @@ def page_routes() -> list[Route]:
         Route("/workspace", workspace_page, methods=["GET"]),
         Route("/requests/{id:int}", request_page, methods=["GET"]),
         Route("/campaigns", campaigns_page, methods=["GET"]),
-        # Pages still being built: a titled placeholder inside the real layout.
-        Route("/video", _placeholder("video", EVERYONE), methods=["GET"]),
+        Route("/video", video_list_page, methods=["GET"]),
     ]
