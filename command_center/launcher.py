@@ -18,7 +18,9 @@ from command_center.redis_server import PrivateRedis
 from command_center.settings import Settings
 
 
-async def prepare_database(settings: Settings) -> list[str]:
+async def prepare_database(
+    settings: Settings, *, demo_cases: int = 20_000, demo_requests: int = 5_000
+) -> list[str]:
     """Migrates, loads the court directory and the demo data set when empty; returns lines to print."""
     from assistance.demo import load_demo_cases_into
     from command_center.courts.dataset import DATASET
@@ -39,7 +41,14 @@ async def prepare_database(settings: Settings) -> list[str]:
         async with db.unit_of_work() as session:
             created = await load_demo(session)
         if created:
-            lines.append(await load_demo_cases_into(db, progress=lambda line: print(line, flush=True)))
+            lines.append(
+                await load_demo_cases_into(
+                    db,
+                    cases=demo_cases,
+                    requests=demo_requests,
+                    progress=lambda line: print(line, flush=True),
+                )
+            )
             lines.append(f"demo users created (password {DEMO_PASSWORD}):")
             lines += [f"  {u.username:<16} {u.role.value:<14} {u.court_code}  {u.display_name}" for u in created]
         else:

@@ -104,7 +104,9 @@ async def start_live_app(workdir: Path) -> LiveApp:
         secret_key=env["CC_SECRET_KEY"],
         var_dir=workdir / "var",
     )
-    await prepare_database(settings)
+    # A small demo data set: enough for every page to show data, little enough that the worker's
+    # start-up sweep of its overdue deadlines does not delay the jobs the tests start.
+    await prepare_database(settings, demo_cases=400, demo_requests=100)
     port = free_port()
     log = workdir / "app.log"
     app = LiveApp(

@@ -310,7 +310,7 @@ async def test_a_campaign_is_defined_previewed_and_dispatched_with_a_live_progre
         await shoot(page, "campaigns-zh")
 
         await page.click("#campaign-dispatch")
-        await expect(page.locator("#campaign-progress")).to_have_attribute("value", "100", timeout=30_000)
+        await expect(page.locator("#campaign-progress")).to_have_attribute("value", "100", timeout=90_000)
         await expect(page.locator("#campaign-heading")).to_contain_text("进行中", timeout=LIVE_TIMEOUT)
         # One row per court the campaign reached, ordered by court code; 西湖区 is among them.
         await expect(page.locator("#report-table tbody tr").filter(has_text="西湖区")).to_have_count(1)
