@@ -35,7 +35,7 @@ from assistance.campaigns.service import (
 )
 from assistance.cases.models import EnforcementCase
 from assistance.enums import CasePriority
-from command_center.db import utcnow
+from command_center.db import UtcDateTime, utcnow
 from command_center.outbox.service import record_event
 
 _CASE = EnforcementCase.__table__
@@ -111,7 +111,7 @@ async def dispatch_batch(
         _CASE.c.court_code,
         sa.literal(TaskState.open.value, sa.String),
         _CASE.c.amount_recovered,
-        sa.literal(now, sa.DateTime(timezone=True)),
+        sa.literal(now, UtcDateTime()),
     ).where(*in_batch)
     columns = ["campaign_id", "case_id", "court_code", "state", "amount_recovered_at_start", "created_at"]
     # RETURNING gives the courts of the tasks created now (not of those a re-run found existing).

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from assistance.campaigns.enums import CampaignStatus, TaskState
-from command_center.db import enum_type, utcnow
+from command_center.db import UtcDateTime, as_utc, enum_type, utcnow  # noqa: F401 (as_utc re-exported)
 
 
 def _timestamp(*, nullable: bool = True) -> sa.Column:
-    return sa.Column(sa.DateTime(timezone=True), nullable=nullable)
+    return sa.Column(UtcDateTime(), nullable=nullable)
 
 
 class Campaign(SQLModel, table=True):
@@ -85,7 +84,8 @@ class CampaignTask(SQLModel, table=True):
     )
     court_code: str = Field(sa_column=sa.Column(sa.String(6), nullable=False))
     state: TaskState = Field(
-        default=TaskState.open, sa_column=sa.Column(enum_type(TaskState, "campaign_task_state"), nullable=False)
+        default=TaskState.open,
+        sa_column=sa.Column(enum_type(TaskState, "campaign_task_state"), nullable=False),
     )
     # What the case had recovered when its task was created: the report counts recoveries since then.
     amount_recovered_at_start: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
@@ -113,38 +113,3 @@ class CampaignReport(SQLModel, table=True):
     report_date: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(nullable=False))
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """The same instant as an aware UTC datetime (SQLite hands timestamps back without a zone)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-_TIMESTAMPS = {
-    Campaign: (
-        "dispatch_heartbeat_at",
-        "dispatch_started_at",
-        "dispatch_finished_at",
-        "closed_at",
-        "created_at",
-        "updated_at",
-    ),
-    CampaignTask: ("created_at",),
-    CampaignCourtNotice: ("notified_at",),
-    CampaignReport: ("created_at",),
-}
-
-
-def _aware_timestamps(target: Any, *_args: Any) -> None:
-    # set_committed_value leaves no change history, so loading never schedules an UPDATE.
-    for name in _TIMESTAMPS[type(target)]:
-        value = getattr(target, name)
-        if value is not None and value.tzinfo is None:
-            set_committed_value(target, name, as_utc(value))
-
-
-for _model in _TIMESTAMPS:
-    sa.event.listen(_model, "load", _aware_timestamps)
-    sa.event.listen(_model, "refresh", _aware_timestamps)

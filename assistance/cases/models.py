@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from assistance.enums import CaseCategory, CasePriority, CaseStatus, PartyKind, PartyRole
-from command_center.db import enum_type, utcnow
+from command_center.db import UtcDateTime, enum_type, utcnow
 
 
 class EnforcementCase(SQLModel, table=True):
@@ -27,12 +25,15 @@ class EnforcementCase(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_number: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
     court_code: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("court.code"), nullable=False))
-    category: CaseCategory = Field(sa_column=sa.Column(enum_type(CaseCategory, "case_category"), nullable=False))
+    category: CaseCategory = Field(
+        sa_column=sa.Column(enum_type(CaseCategory, "case_category"), nullable=False)
+    )
     status: CaseStatus = Field(
         default=CaseStatus.open, sa_column=sa.Column(enum_type(CaseStatus, "case_status"), nullable=False)
     )
     priority: CasePriority = Field(
-        default=CasePriority.normal, sa_column=sa.Column(enum_type(CasePriority, "case_priority"), nullable=False)
+        default=CasePriority.normal,
+        sa_column=sa.Column(enum_type(CasePriority, "case_priority"), nullable=False),
     )
     amount_claimed: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     amount_recovered: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, default=0))
@@ -41,8 +42,8 @@ class EnforcementCase(SQLModel, table=True):
     )
     filed_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     created_by: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UtcDateTime()))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UtcDateTime()))
     version: int = Field(default=1, sa_column=sa.Column(sa.Integer, nullable=False, default=1))
 
 
@@ -60,28 +61,3 @@ class CaseParty(SQLModel, table=True):
     kind: PartyKind = Field(sa_column=sa.Column(enum_type(PartyKind, "party_kind"), nullable=False))
     # 18-digit resident ID (GB 11643) or unified social credit code (GB 32100).
     id_number: str = Field(sa_column=sa.Column(sa.String(18), nullable=False))
-
-
-_TIMESTAMPS = ("created_at", "updated_at")
-
-
-def _store_utc(_mapper: Any, _connection: Any, target: EnforcementCase) -> None:
-    # Instants are stored in UTC: SQLite keeps no zone, so any other offset would be read back wrong.
-    for name in _TIMESTAMPS:
-        value = getattr(target, name)
-        if value is not None and value.tzinfo is not None and value.utcoffset():
-            setattr(target, name, value.astimezone(UTC))
-
-
-def _load_utc(target: EnforcementCase, *_args: Any) -> None:
-    # SQLite hands timestamps back without a zone; set_committed_value leaves no change history.
-    for name in _TIMESTAMPS:
-        value = getattr(target, name)
-        if value is not None and value.tzinfo is None:
-            set_committed_value(target, name, value.replace(tzinfo=UTC))
-
-
-sa.event.listen(EnforcementCase, "before_insert", _store_utc)
-sa.event.listen(EnforcementCase, "before_update", _store_utc)
-sa.event.listen(EnforcementCase, "load", _load_utc)
-sa.event.listen(EnforcementCase, "refresh", _load_utc)

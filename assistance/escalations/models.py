@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from assistance.escalations.enums import (
@@ -15,7 +14,7 @@ from assistance.escalations.enums import (
     FiringPurpose,
     SupervisionOrderState,
 )
-from command_center.db import court_fk, enum_type, utcnow
+from command_center.db import UtcDateTime, court_fk, enum_type, utcnow
 
 
 class Escalation(SQLModel, table=True):
@@ -54,8 +53,8 @@ class Escalation(SQLModel, table=True):
         sa_column=sa.Column(enum_type(EscalationState, "escalation_state"), nullable=False),
     )
     details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
-    resolved_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UtcDateTime()))
+    resolved_at: datetime | None = Field(default=None, sa_column=sa.Column(UtcDateTime()))
     resolved_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(80), nullable=True))
     resolution_note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
 
@@ -75,7 +74,7 @@ class DeadlineFiring(SQLModel, table=True):
     purpose: FiringPurpose = Field(
         sa_column=sa.Column(enum_type(FiringPurpose, "firing_purpose"), nullable=False)
     )
-    fired_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    fired_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UtcDateTime()))
 
 
 class SupervisionOrder(SQLModel, table=True):
@@ -83,9 +82,14 @@ class SupervisionOrder(SQLModel, table=True):
 
     Civil Procedure Law, commissioned execution article: when the receiving court has not acted within
     15 days, its superior may be asked to order it to act; the order carries its own deadline.
+    `overdue_at` is set once, when that deadline passed with the order still open and the courts were told.
     """
 
     __tablename__ = "supervision_order"
+    __table_args__ = (
+        # The sweep for open orders whose own deadline has passed.
+        sa.Index("ix_supervision_order_state_ends_at", "state", "ends_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     escalation_id: int = Field(
@@ -98,49 +102,13 @@ class SupervisionOrder(SQLModel, table=True):
     target_court: str = Field(sa_column=court_fk())
     issued_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     due_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
-    ends_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    ends_at: datetime = Field(sa_column=sa.Column(UtcDateTime(), nullable=False))
     provisional: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, default=False))
     rule: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     state: SupervisionOrderState = Field(
         default=SupervisionOrderState.open,
         sa_column=sa.Column(enum_type(SupervisionOrderState, "supervision_order_state"), nullable=False),
     )
-    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
-    closed_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """`value` as an aware UTC datetime (SQLite hands timestamps back without a zone)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-_TIMESTAMPS: dict[type, tuple[str, ...]] = {
-    Escalation: ("created_at", "resolved_at"),
-    DeadlineFiring: ("fired_at",),
-    SupervisionOrder: ("ends_at", "created_at", "closed_at"),
-}
-
-
-def _store_utc(_mapper: Any, _connection: Any, target: Any) -> None:
-    # Instants are stored in UTC: SQLite keeps no zone, so a Shanghai-aware `ends_at` would be read
-    # back eight hours off.
-    for name in _TIMESTAMPS[type(target)]:
-        value = getattr(target, name)
-        if value is not None and value.tzinfo is not None and value.utcoffset():
-            setattr(target, name, value.astimezone(UTC))
-
-
-def _load_utc(target: Any, *_args: Any) -> None:
-    for name in _TIMESTAMPS[type(target)]:
-        value = getattr(target, name)
-        if value is not None and value.tzinfo is None:
-            set_committed_value(target, name, as_utc(value))
-
-
-for _model in _TIMESTAMPS:
-    sa.event.listen(_model, "before_insert", _store_utc)
-    sa.event.listen(_model, "before_update", _store_utc)
-    sa.event.listen(_model, "load", _load_utc)
-    sa.event.listen(_model, "refresh", _load_utc)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UtcDateTime()))
+    overdue_at: datetime | None = Field(default=None, sa_column=sa.Column(UtcDateTime(), nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=sa.Column(UtcDateTime()))

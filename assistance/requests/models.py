@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from assistance.enums import (
@@ -17,7 +15,7 @@ from assistance.enums import (
     RequestStatus,
     Urgency,
 )
-from command_center.db import court_fk, enum_type, utcnow
+from command_center.db import UtcDateTime, court_fk, enum_type, utcnow
 
 
 class AssistanceRequest(SQLModel, table=True):
@@ -47,7 +45,9 @@ class AssistanceRequest(SQLModel, table=True):
     description: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     materials: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     current_freeze_expires_on: date | None = Field(default=None, sa_column=sa.Column(sa.Date, nullable=True))
-    status: RequestStatus = Field(sa_column=sa.Column(enum_type(RequestStatus, "request_status"), nullable=False))
+    status: RequestStatus = Field(
+        sa_column=sa.Column(enum_type(RequestStatus, "request_status"), nullable=False)
+    )
     # Where a request returns to when the requested supplement arrives.
     status_before_supplement: RequestStatus | None = Field(
         default=None, sa_column=sa.Column(enum_type(RequestStatus, "request_status"), nullable=True)
@@ -62,10 +62,10 @@ class AssistanceRequest(SQLModel, table=True):
     result_text: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     result_attachment_ids: list[int] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     created_by: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UtcDateTime()))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UtcDateTime()))
     routed_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
-    closed_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    closed_at: datetime | None = Field(default=None, sa_column=sa.Column(UtcDateTime()))
 
 
 class Deadline(SQLModel, table=True):
@@ -84,7 +84,7 @@ class Deadline(SQLModel, table=True):
     kind: DeadlineKind = Field(sa_column=sa.Column(enum_type(DeadlineKind, "deadline_kind"), nullable=False))
     started_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     due_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
-    ends_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    ends_at: datetime = Field(sa_column=sa.Column(UtcDateTime(), nullable=False))
     provisional: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, default=False))
     rule: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     state: DeadlineState = Field(
@@ -93,8 +93,8 @@ class Deadline(SQLModel, table=True):
     )
     # Fencing token for deadline jobs: a job whose version is stale does nothing.
     version: int = Field(default=1, sa_column=sa.Column(sa.Integer, nullable=False, default=1))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
-    closed_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UtcDateTime()))
+    closed_at: datetime | None = Field(default=None, sa_column=sa.Column(UtcDateTime()))
 
 
 class RequestMessage(SQLModel, table=True):
@@ -111,7 +111,7 @@ class RequestMessage(SQLModel, table=True):
     author_name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
     author_court: str = Field(sa_column=court_fk())
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UtcDateTime()))
 
 
 class MessageRead(SQLModel, table=True):
@@ -124,7 +124,7 @@ class MessageRead(SQLModel, table=True):
     )
     court_code: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("court.code"), primary_key=True))
     last_read_message_id: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
-    read_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    read_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UtcDateTime()))
 
 
 class Attachment(SQLModel, table=True):
@@ -145,43 +145,4 @@ class Attachment(SQLModel, table=True):
     sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     uploaded_by: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
     uploaded_court: str = Field(sa_column=court_fk())
-    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-_TIMESTAMPS: dict[type, tuple[str, ...]] = {
-    AssistanceRequest: ("created_at", "updated_at", "closed_at"),
-    Deadline: ("ends_at", "created_at", "closed_at"),
-    RequestMessage: ("created_at",),
-    MessageRead: ("read_at",),
-    Attachment: ("created_at",),
-}
-
-
-def _store_utc(_mapper: Any, _connection: Any, target: Any) -> None:
-    # Instants are stored in UTC: SQLite keeps no zone, so a Shanghai-aware `ends_at` (24:00 local)
-    # would otherwise be read back eight hours off. Every writer may pass any aware datetime.
-    for name in _TIMESTAMPS[type(target)]:
-        value = getattr(target, name)
-        if value is not None and value.tzinfo is not None and value.utcoffset():
-            setattr(target, name, value.astimezone(UTC))
-
-
-def _load_utc(target: Any, *_args: Any) -> None:
-    # SQLite hands timestamps back without a zone; set_committed_value leaves no change history.
-    for name in _TIMESTAMPS[type(target)]:
-        value = getattr(target, name)
-        if value is not None and value.tzinfo is None:
-            set_committed_value(target, name, _as_utc(value))
-
-
-for _model in _TIMESTAMPS:
-    sa.event.listen(_model, "before_insert", _store_utc)
-    sa.event.listen(_model, "before_update", _store_utc)
-    sa.event.listen(_model, "load", _load_utc)
-    sa.event.listen(_model, "refresh", _load_utc)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UtcDateTime()))

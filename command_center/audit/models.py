@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import Field as SchemaField
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from command_center.api import Schema
+from command_center.db import UtcDateTime, as_utc  # noqa: F401 (as_utc re-exported)
 
 OUTCOMES = ("success", "failure", "denied")
 GENESIS_HASH = "0" * 64
@@ -27,7 +27,7 @@ class AuditEntry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     seq: int = Field(sa_column=sa.Column(sa.Integer, nullable=False, unique=True))  # 1-based chain position
-    at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    at: datetime = Field(sa_column=sa.Column(UtcDateTime(), nullable=False))
     actor: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))  # "user:alice", "system"
     actor_court: str | None = Field(
         default=None, sa_column=sa.Column(sa.String(12), nullable=True, index=True)
@@ -49,18 +49,6 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
     seq: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
     hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-
-
-def as_utc(value: datetime) -> datetime:
-    """The same instant as an aware UTC datetime (SQLite hands timestamps back without a zone)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@sa.event.listens_for(AuditEntry, "load")
-def _aware_timestamp(target: AuditEntry, _context: Any) -> None:
-    # set_committed_value leaves no change history, so loading never schedules an UPDATE.
-    if target.at is not None and target.at.tzinfo is None:
-        set_committed_value(target, "at", as_utc(target.at))
 
 
 class AuditEntryRead(Schema):

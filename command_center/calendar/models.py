@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from command_center.api import Schema
 from command_center.calendar.schedule import YearSchedule, parse_iso_date
+from command_center.db import UtcDateTime
 
 # Caps on a period's length: far beyond any legal clock here, small enough to compute instantly.
 MAX_DAYS, MAX_MONTHS, MAX_WORKING_DAYS = 3650, 120, 2500
@@ -26,7 +27,7 @@ class CalendarYear(SQLModel, table=True):
     workdays: dict[str, str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))  # swapped working days
     # The State Council notice that announced the schedule.
     source: str = Field(sa_column=sa.Column(sa.String(500), nullable=False))
-    loaded_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    loaded_at: datetime = Field(sa_column=sa.Column(UtcDateTime(), nullable=False))
 
     def schedule(self) -> YearSchedule:
         return YearSchedule(

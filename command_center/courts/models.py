@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from command_center.api import PageQuery, Schema
 from command_center.courts.enums import CourtLevel
-from command_center.db import utcnow
+from command_center.db import UtcDateTime, utcnow
 
 
 class Court(SQLModel, table=True):
@@ -33,7 +33,7 @@ class Court(SQLModel, table=True):
     # Courts are never deleted (cases and requests point at them); a court whose division left the
     # dataset is marked inactive and no longer receives requests.
     active: bool = Field(default=True)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
 
 
 class CourtRead(Schema):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
+
+from command_center.db import UtcDateTime
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -27,10 +28,8 @@ class OutboxEvent(SQLModel, table=True):
     seq: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
     name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))  # "assistance:routed"
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
-    created_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
-    published_at: datetime | None = Field(
-        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
-    )
+    created_at: datetime = Field(sa_column=sa.Column(UtcDateTime(), nullable=False))
+    published_at: datetime | None = Field(default=None, sa_column=sa.Column(UtcDateTime(), nullable=True))
 
 
 class RoomSequence(SQLModel, table=True):
@@ -40,16 +39,3 @@ class RoomSequence(SQLModel, table=True):
 
     room: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
     last_seq: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-@sa.event.listens_for(OutboxEvent, "load")
-def _aware_timestamps(target: OutboxEvent, _context: Any) -> None:
-    # SQLite hands timestamps back without a zone; set_committed_value leaves no change history.
-    for name in ("created_at", "published_at"):
-        value = getattr(target, name)
-        if value is not None and value.tzinfo is None:
-            set_committed_value(target, name, _as_utc(value))

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
 
 import sqlalchemy as sa
 from pydantic import Field as SchemaField
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from command_center.api import PageQuery, Schema
-from command_center.audit.models import as_utc
-from command_center.db import enum_type, utcnow
+from command_center.db import UtcDateTime, enum_type, utcnow
 
 
 class SessionState(StrEnum):
@@ -36,9 +33,8 @@ class ParticipantState(StrEnum):
     left = "left"
 
 
-
 def _timestamp(*, nullable: bool = True) -> sa.Column:
-    return sa.Column(sa.DateTime(timezone=True), nullable=nullable)
+    return sa.Column(UtcDateTime(), nullable=nullable)
 
 
 class VideoSession(SQLModel, table=True):
@@ -85,7 +81,9 @@ class VideoParticipant(SQLModel, table=True):
     )
     state: ParticipantState = Field(
         default=ParticipantState.invited,
-        sa_column=sa.Column(enum_type(ParticipantState, "video_participant_state", length=20), nullable=False),
+        sa_column=sa.Column(
+            enum_type(ParticipantState, "video_participant_state", length=20), nullable=False
+        ),
     )
     invited_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(nullable=False))
     # Set once the host admits; a participant who reconnects after that skips the lobby.
@@ -130,18 +128,6 @@ class VideoDirective(SQLModel, table=True):
     request_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
     created_by: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(nullable=False))
-
-
-@sa.event.listens_for(VideoSession, "load")
-@sa.event.listens_for(VideoParticipant, "load")
-@sa.event.listens_for(RecordingSegment, "load")
-@sa.event.listens_for(VideoDirective, "load")
-def _aware_timestamps(target: Any, _context: Any) -> None:
-    # SQLite hands timestamps back without a zone; set_committed_value schedules no UPDATE.
-    for name in ("created_at", "started_at", "ended_at", "invited_at", "admitted_at", "joined_at", "left_at"):
-        value = getattr(target, name, None)
-        if isinstance(value, datetime) and value.tzinfo is None:
-            set_committed_value(target, name, as_utc(value))
 
 
 # --- schemas -------------------------------------------------------------------------------------
