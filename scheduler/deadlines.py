@@ -10,6 +10,12 @@ twice, or alongside the reconciler's copy, changes nothing the second time.
 
 Jobs are `async def job(ctx, deadline_id, version)`; `ctx["clock"]` (a callable returning an aware
 datetime) replaces the wall clock in tests.
+
+Queues: a job scheduled ahead of its time waits on the worker's queue. A due job the reconciler restores
+for a deadline that has already ended goes on the backlog queue (`backlog_queue`) instead, served by its
+own worker (scheduler.worker): arq starts jobs oldest score first, so on one queue a large backlog of
+overdue deadlines (after downtime, or a freshly loaded data set) would hold up every job enqueued after
+it, such as a campaign dispatch or a reminder that is due now.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
@@ -36,11 +42,12 @@ from assistance.escalations.firing import FiringOutcome, FiringPolicy
 from assistance.escalations.missed import escalate_if_overdue
 from assistance.escalations.reminders import remind_if_pending, reminder_at
 from command_center.calendar import LegalCalendar
-from command_center.db import utcnow
+from command_center.db import as_utc, utcnow
 from command_center.settings import Settings
 
 log = logging.getLogger(__name__)
 
+BACKLOG_QUEUE_SUFFIX = ":deadline-backlog"
 DUE_FUNCTION = "deadline_due"
 REMINDER_FUNCTION = "deadline_reminder"
 # arq's own limit on one run; the job bounds itself by `Settings.deadline_job_timeout_seconds` first.
@@ -138,14 +145,14 @@ class ScheduledJob:
     run_at: datetime
 
 
+def backlog_queue(queue_name: str) -> str:
+    """The queue of the restored due jobs of deadlines that have already ended (module docstring)."""
+    return queue_name + BACKLOG_QUEUE_SUFFIX
+
+
 def job_id(deadline_id: int, version: int, purpose: FiringPurpose | str) -> str:
     """`deadline:{id}:v{version}:{purpose}`, e.g. `deadline:17:v1:due`."""
     return f"deadline:{deadline_id}:v{version}:{FiringPurpose(purpose).value}"
-
-
-def as_utc(value: datetime) -> datetime:
-    """An aware UTC datetime (SQLite hands timestamps back without a zone: they are stored in UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def due_job(deadline_id: int, version: int, ends_at: datetime) -> ScheduledJob:

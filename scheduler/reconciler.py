@@ -3,7 +3,8 @@
 Every `reconcile_interval_seconds` (default: every minute) one worker runs a sweep:
 
 1. **Due deadlines.** Pending deadlines whose end has passed (the `ix_deadline_state_ends_at` range
-   `state = 'pending' AND ends_at <= now`, in keyset batches) get their due job enqueued — a no-op
+   `state = 'pending' AND ends_at <= now`, in keyset batches) get their due job enqueued, on the backlog
+   queue (`scheduler.deadlines.backlog_queue`), so they do not hold up the worker's queue — a no-op
    while it is queued or running, so this restores only jobs that were lost, expired or failed.
    A due job whose in-progress lock is longer than a
    deadline job's lease was locked by a worker that died before starting it: the lock is cut to the
@@ -42,6 +43,7 @@ from command_center.settings import Settings
 from scheduler.deadlines import (
     add_jobs,
     as_utc,
+    backlog_queue,
     clock,
     deadline_jobs,
     due_job,
@@ -208,7 +210,7 @@ async def _sweep(
     await enqueue_due(
         session,
         redis,
-        queue_name=settings.queue_name,
+        queue_name=backlog_queue(settings.queue_name),
         now=now,
         batch_size=settings.reconcile_batch_size,
         lease=lease_seconds(settings.deadline_job_timeout_seconds),

@@ -43,6 +43,7 @@ from assistance.escalations.firing import (
     record_firing,
 )
 from assistance.escalations.models import Escalation, SupervisionOrder
+from assistance.escalations.supervision import close_settled_orders
 from assistance.requests import deadlines as request_deadlines
 from assistance.requests.models import AssistanceRequest, Deadline
 from command_center.audit import service as audit
@@ -205,6 +206,9 @@ async def _request_deadline_missed(
 
         await deem_withdrawn(
             session, directory=policy.directory, request_id=request.id, deadline_id=deadline.id, now=now
+        )
+        await close_settled_orders(
+            session, directory=policy.directory, request=request, action="deemed_withdrawn", now=now
         )
         await session.refresh(deadline)
         if deadline.state == DeadlineState.pending:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -11,13 +11,9 @@ from assistance.escalations.enums import EscalationKind, EscalationState, Superv
 from assistance.requests.attachments import AttachmentRead
 from assistance.requests.timeline import TimelineEntryRead
 from command_center.api import PageQuery, Schema
+from command_center.db import as_utc
 
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 ResolutionNote = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
@@ -49,6 +45,9 @@ class SupervisionOrderRead(Schema):
     rule: str
     state: SupervisionOrderState
     created_at: UtcDatetime
+    overdue_at: UtcDatetime | None = Field(
+        None, description="when the order's own deadline passed with the order still open"
+    )
     closed_at: UtcDatetime | None
 
 

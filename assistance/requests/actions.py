@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from assistance.enums import DeadlineKind, DeadlineState, RequestStatus
+from assistance.escalations.supervision import close_settled_orders
 from assistance.requests import deadlines as clocks
 from assistance.requests.events import record_request_event
 from assistance.requests.intake import today_in_china
@@ -272,6 +273,9 @@ async def take_action(
         starts_clocks=transition.starts_clocks,
         today=today_in_china(now),
         now=now,
+    )
+    await close_settled_orders(
+        session, directory=directory, request=request, action=action, now=now, actor=principal
     )
     await _announce(
         session,

@@ -60,7 +60,7 @@ async def test_unrelated_courts_hear_nothing_of_a_request_while_its_supervisors_
     request = await submit_request(node_a, requester_system, serial=1)
     rid, room = request["id"], f"request:{request['id']}"
     assert (await watcher.join(room))["ok"] and (await clerk.join(room))["ok"]
-    for court, stranger in strangers.items():
+    for stranger in strangers.values():
         assert (await stranger.join(room)) == {
             "ok": False,
             "error": "forbidden",

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from arq.constants import job_key_prefix
+from arq.jobs import JobStatus
+from arq.worker import Worker
 
 from assistance.enums import DeadlineState
 from assistance.escalations.models import DeadlineFiring, Escalation
 from assistance.requests.models import Deadline
 from command_center.calendar.periods import SHANGHAI
 from scheduler import deadlines as jobs
-from scheduler.worker import build_worker
+from scheduler.reconciler import reconcile
+from scheduler.worker import build_backlog_worker, build_worker
 
 TICK = timedelta(microseconds=1)
 
@@ -173,7 +177,7 @@ async def test_a_real_worker_runs_each_due_job_once_even_when_enqueued_twice(
         assert sorted(states) == sorted([DeadlineState.met] + [DeadlineState.missed] * 4)
 
 
-async def _run_worker(job_ctx: dict[str, Any]) -> int:
+async def _run_worker(job_ctx: dict[str, Any], build: Callable[..., Worker] = build_worker) -> int:
     """A real arq worker in burst mode on the test's queue, database and clock; returns jobs completed."""
 
     async def startup(ctx: dict[str, Any]) -> None:
@@ -182,7 +186,7 @@ async def _run_worker(job_ctx: dict[str, Any]) -> int:
     async def shutdown(_ctx: dict[str, Any]) -> None:
         return None
 
-    worker = build_worker(
+    worker = build(
         job_ctx["settings"],
         burst=True,
         max_jobs=1,  # the test's database is one connection
@@ -194,3 +198,35 @@ async def _run_worker(job_ctx: dict[str, Any]) -> int:
     )
     await worker.main()
     return worker.jobs_complete
+
+
+async def test_a_backlog_of_overdue_deadlines_does_not_hold_up_the_workers_queue(
+    submit, job_ctx, clock, test_db, deadline_redis, deadline_settings
+):
+    requests = [await submit() for _ in range(6)]
+    deadlines = [await _deadline(test_db, r.id, "file") for r in requests]
+    clock.set(max(d.ends_at for d in deadlines) + timedelta(hours=1))
+    # The worker was down when these ended: the start-up sweep restores their due jobs.
+    await reconcile(
+        job_ctx["db"], deadline_redis, settings=deadline_settings, calendar=job_ctx["calendar"], now=clock()
+    )
+    backlog = jobs.backlog_queue(deadline_settings.queue_name)
+    due = {jobs.job_id(d.id, d.version, "due") for d in deadlines}
+    assert due <= {key.decode() for key in await deadline_redis.zrange(backlog, 0, -1)}
+    queued_on_main = {
+        key.decode() for key in await deadline_redis.zrange(deadline_settings.queue_name, 0, -1)
+    }
+    assert not due & queued_on_main
+
+    # The main worker runs its own queue (here: a job enqueued after the backlog, and the restored
+    # schedule of the clocks still running) and none of the backlog.
+    purge = await deadline_redis.enqueue_job("purge_outbox", _queue_name=deadline_settings.queue_name)
+    assert await _run_worker(job_ctx) == len(queued_on_main) + 1
+    assert await purge.status() is JobStatus.complete
+    assert due <= {key.decode() for key in await deadline_redis.zrange(backlog, 0, -1)}
+    assert await _escalation_counts(test_db, [d.id for d in deadlines]) == {}
+
+    # The backlog worker works through the backlog: one escalation per deadline.
+    assert await _run_worker(job_ctx, build_backlog_worker) >= len(deadlines)
+    assert await _escalation_counts(test_db, [d.id for d in deadlines]) == {d.id: 1 for d in deadlines}
+    assert await deadline_redis.zcard(backlog) == 0

@@ -11,7 +11,7 @@ from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_pre
 from assistance.requests.models import Deadline
 from command_center.calendar.periods import SHANGHAI
 from scheduler import reconciler
-from scheduler.deadlines import as_utc, lease_seconds
+from scheduler.deadlines import as_utc, backlog_queue, lease_seconds
 
 from .conftest import flush
 
@@ -68,8 +68,11 @@ async def test_the_sweep_enqueues_a_due_job_for_every_ended_pending_deadline_and
     assert all(d.ends_at > now for d in not_yet)
 
     report = await _sweep(job_ctx, now, reconcile_batch_size=2)  # several keyset batches
-    queue = await _queue(job_ctx["redis"], job_ctx["settings"].queue_name)
+    queue_name = job_ctx["settings"].queue_name
+    queue = await _queue(job_ctx["redis"], backlog_queue(queue_name))
     due_ids = {key for key in queue if key.endswith(":due")}
+    # Due jobs of ended deadlines go on the backlog queue, never on the worker's own queue.
+    assert not {key for key in await _queue(job_ctx["redis"], queue_name) if key in due_ids}
     assert {f"deadline:{d.id}:v{d.version}:due" for d in ended[1:]} <= due_ids
     assert f"deadline:{ended[0].id}:v{ended[0].version}:due" not in due_ids  # met in time
     for d in ended[1:]:
@@ -91,7 +94,7 @@ async def test_a_due_job_that_failed_or_expired_is_enqueued_again(submit, job_ct
     await redis.set(result_key_prefix + job, b"failed", px=3_600_000)
     report = await _sweep(job_ctx, deadline.ends_at + timedelta(hours=2))
     assert report.due_enqueued >= 1
-    assert job in await _queue(redis, queue_name)
+    assert job in await _queue(redis, backlog_queue(queue_name))
     assert not await redis.exists(result_key_prefix + job)
 
 

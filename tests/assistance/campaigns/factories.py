@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from assistance.campaigns import service
+from assistance.campaigns import dispatch, service
 from assistance.campaigns.models import Campaign
 from assistance.campaigns.schemas import CampaignCreate
 from assistance.cases.models import EnforcementCase
@@ -91,3 +91,17 @@ async def create_campaign(
         {"name": name, "window_start": start, "window_end": end, "criteria": criteria}
     )
     return await service.create(session, data=data, creator=creator, directory=directory, today=TODAY)
+
+
+async def drain_dispatch(
+    session: AsyncSession, campaign: Campaign, *, batch_size: int = 7
+) -> list[dispatch.BatchOutcome]:
+    """Runs dispatch batches as the campaign's current job until none is left; returns each outcome."""
+    outcomes = []
+    while True:
+        outcome = await dispatch.dispatch_batch(
+            session, campaign_id=campaign.id, job_id=campaign.dispatch_job_id, batch_size=batch_size
+        )
+        outcomes.append(outcome)
+        if not outcome.more:
+            return outcomes

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistance.campaigns import dispatch, reports, service
+from assistance.campaigns import reports, service
 from assistance.campaigns.enums import CampaignStatus, TaskState
 from assistance.campaigns.models import Campaign, CampaignTask
 from assistance.cases.models import CaseParty, EnforcementCase
@@ -17,7 +17,7 @@ from assistance.requests.models import AssistanceRequest, Deadline
 from command_center.courts.directory import CourtDirectory
 from command_center.db import utcnow
 from command_center.outbox.models import OutboxEvent
-from tests.assistance.campaigns.factories import TODAY, create_campaign, insert_cases, staff
+from tests.assistance.campaigns.factories import TODAY, create_campaign, drain_dispatch, insert_cases, staff
 
 _CASE = EnforcementCase.__table__
 
@@ -28,12 +28,7 @@ async def _dispatched(session: AsyncSession, directory: CourtDirectory, **criter
     campaign, _ = await service.start_dispatch(
         session, campaign_id=campaign.id, actor=creator, directory=directory
     )
-    while (
-        await dispatch.dispatch_batch(
-            session, campaign_id=campaign.id, job_id=campaign.dispatch_job_id, batch_size=50
-        )
-    ).more:
-        pass
+    await drain_dispatch(session, campaign, batch_size=50)
     await session.refresh(campaign)
     assert campaign.status == CampaignStatus.active
     return campaign

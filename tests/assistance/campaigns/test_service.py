@@ -17,25 +17,12 @@ from assistance.enums import LIVELIHOOD_CATEGORIES, CaseCategory
 from command_center.courts.directory import CourtDirectory
 from command_center.errors import Conflict, Forbidden, InvalidInput
 from command_center.outbox.models import OutboxEvent
-from tests.assistance.campaigns.factories import TODAY, create_campaign, insert_cases, staff
+from tests.assistance.campaigns.factories import TODAY, create_campaign, drain_dispatch, insert_cases, staff
 
 _CASE = EnforcementCase.__table__
 _TASK = CampaignTask.__table__
 HANGZHOU = ["330102", "330105", "330106"]
 NINGBO = ["330203"]
-
-
-async def _drain(
-    session: AsyncSession, campaign: Campaign, *, batch_size: int = 7
-) -> list[dispatch.BatchOutcome]:
-    outcomes = []
-    while True:
-        outcome = await dispatch.dispatch_batch(
-            session, campaign_id=campaign.id, job_id=campaign.dispatch_job_id, batch_size=batch_size
-        )
-        outcomes.append(outcome)
-        if not outcome.more:
-            return outcomes
 
 
 async def _tasks(session: AsyncSession, campaign_id: int) -> list[int]:
@@ -147,7 +134,7 @@ async def test_dispatch_creates_exactly_one_task_per_matching_case_and_none_for_
     assert started and campaign.status == CampaignStatus.dispatching and campaign.total == 23
     assert campaign.dispatch_job_id == f"campaign:{campaign.id}:dispatch"
 
-    outcomes = await _drain(session, campaign)
+    outcomes = await drain_dispatch(session, campaign)
 
     assert [o.cases for o in outcomes] == [7, 7, 7, 2, 0]
     assert await _tasks(session, campaign.id) == matching
@@ -173,7 +160,7 @@ async def test_each_court_is_notified_once_and_progress_is_reported(
     campaign, _ = await service.start_dispatch(
         session, campaign_id=campaign.id, actor=creator, directory=court_directory
     )
-    await _drain(session, campaign, batch_size=3)
+    await drain_dispatch(session, campaign, batch_size=3)
 
     notices = (
         (
@@ -211,14 +198,14 @@ async def test_redispatching_creates_nothing_new_and_notifies_no_court_twice(
     campaign, _ = await service.start_dispatch(
         session, campaign_id=campaign.id, actor=creator, directory=court_directory
     )
-    await _drain(session, campaign)
+    await drain_dispatch(session, campaign)
     before = await _tasks(session, campaign.id)
 
     campaign, started = await service.start_dispatch(
         session, campaign_id=campaign.id, actor=creator, directory=court_directory
     )
     assert started and campaign.dispatch_job_id == f"campaign:{campaign.id}:dispatch:2"
-    outcomes = await _drain(session, campaign)
+    outcomes = await drain_dispatch(session, campaign)
 
     assert sum(o.tasks_created for o in outcomes) == 0
     assert sum(o.courts_notified for o in outcomes) == 0
@@ -267,7 +254,7 @@ async def test_dispatch_resumes_after_its_checkpoint(
     job_id = await dispatch.take_over(session, campaign_id=campaign.id, stale_job_id=campaign.dispatch_job_id)
     assert job_id == f"campaign:{campaign.id}:dispatch:2"
     await session.refresh(campaign)
-    outcomes = await _drain(session, campaign, batch_size=6)
+    outcomes = await drain_dispatch(session, campaign, batch_size=6)
 
     assert [o.cases for o in outcomes] == [6, 6, 1, 0]
     assert await _tasks(session, campaign.id) == matching
@@ -360,7 +347,7 @@ async def test_a_campaign_is_visible_to_its_creators_scope_and_to_the_courts_it_
     campaign, _ = await service.start_dispatch(
         session, campaign_id=campaign.id, actor=creator, directory=court_directory
     )
-    await _drain(session, campaign)
+    await drain_dispatch(session, campaign)
 
     assert await visible(staff("330106", "clerk")) and await visible(staff("330106", kind="token"))
     assert not await visible(staff("330102", "clerk"))  # reached no case there

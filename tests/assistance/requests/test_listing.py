@@ -84,7 +84,10 @@ async def test_filters_narrow_a_view(
     spread: dict[str, Any], session: Any, court_directory: Any, principal_of: Any
 ) -> None:
     s, requester = spread, principal_of(REQUESTER)
-    ids = lambda **f: _ids(session, requester, court_directory, view="outgoing", **f)
+
+    async def ids(**filters: Any) -> list[int]:
+        return await _ids(session, requester, court_directory, view="outgoing", **filters)
+
     assert await ids(status="filed") == [s["filed"].id]
     assert await ids(status="filed,routed") == sorted(
         [s["overdue"].id, s["filed"].id, s["search"].id, s["ningbo"].id], reverse=True
