@@ -8,7 +8,8 @@ CLIENTS concurrent httpx clients in this process send PER_CLIENT requests each; 
 and the ratio are printed, on a scratch SQLite file and on a scratch PostgreSQL database
 (CC_BENCH_POSTGRES_URL names the server; default: the test server), both dropped afterwards. The bare
 endpoint is timed before and after the intake and the faster run is used (targets: ≥ 0.5× on SQLite,
-≥ 0.3× on PostgreSQL).
+≥ 0.3× on PostgreSQL). The server's CPU time per request of each is printed too: on a machine shared
+with other work it moves far less than the request rates do.
 """
 
 from __future__ import annotations
@@ -157,7 +158,34 @@ async def _load(client: Any, path: str, bodies: list[list[dict[str, Any]]], *, k
     return sum(len(items) for items in bodies) / (time.perf_counter() - started)
 
 
-async def _measure(port: int, token: str) -> tuple[float, float, float]:
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) used so far by process `pid`; None where /proc is not available."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _CpuMeter:
+    """The server's CPU time per request of each timed run (steadier than requests/s on a busy machine)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.per_request: dict[str, float] = {}
+
+    async def run(self, label: str, load: Any, requests: int) -> float:
+        before = _cpu_seconds(self.pid)
+        rate = await load
+        after = _cpu_seconds(self.pid)
+        if before is not None and after is not None:
+            self.per_request[label] = min(
+                self.per_request.get(label, float("inf")), (after - before) / requests
+            )
+        return rate
+
+
+async def _measure(port: int, token: str, meter: _CpuMeter) -> tuple[float, float, float]:
     import httpx
 
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
@@ -174,9 +202,12 @@ async def _measure(port: int, token: str) -> tuple[float, float, float]:
         warm = [items[:WARMUP] for items in bodies]
         await _load(client, "/bench/bare", warm, keyed=False)
         await _load(client, "/api/v1/assistance-requests", warm, keyed=True)
-        bare_before = await _load(client, "/bench/bare", bodies, keyed=False)
-        intake = await _load(client, "/api/v1/assistance-requests", bodies, keyed=True)
-        bare_after = await _load(client, "/bench/bare", bodies, keyed=False)
+        total = CLIENTS * PER_CLIENT
+        bare_before = await meter.run("bare", _load(client, "/bench/bare", bodies, keyed=False), total)
+        intake = await meter.run(
+            "intake", _load(client, "/api/v1/assistance-requests", bodies, keyed=True), total
+        )
+        bare_after = await meter.run("bare", _load(client, "/bench/bare", bodies, keyed=False), total)
     return bare_before, intake, bare_after
 
 
@@ -213,9 +244,10 @@ async def _run_on(url: str, label: str, target: float, tmp: Path, redis_url: str
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    meter = _CpuMeter(server.pid)
     try:
         await _wait_listening(port, server)
-        bare_before, intake, bare_after = await _measure(port, token)
+        bare_before, intake, bare_after = await _measure(port, token, meter)
     finally:
         server.send_signal(signal.SIGINT)  # uvicorn shuts down gracefully (and a profile is written)
         try:
@@ -231,6 +263,12 @@ async def _run_on(url: str, label: str, target: float, tmp: Path, redis_url: str
         f"ratio {intake / bare:.2f}x (target ≥ {target}x)",
         flush=True,
     )
+    if len(meter.per_request) == 2:
+        print(
+            f"[{label}] server CPU per request: bare endpoint {meter.per_request['bare'] * 1000:.2f} ms, "
+            f"intake {meter.per_request['intake'] * 1000:.2f} ms",
+            flush=True,
+        )
 
 
 async def run(tmp: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from command_center.db import utcnow
+from command_center.db import UtcDateTime, utcnow
 from command_center.errors import Conflict, InvalidInput
 from command_center.identity.principal import Principal
 from command_center.masking import jsonable
@@ -31,7 +32,7 @@ class IdempotencyRecord(SQLModel, table=True):
     status: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
     resource_type: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
     resource_id: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UtcDateTime()))
 
 
 # --- service ---------------------------------------------------------------------------------------
@@ -47,6 +48,7 @@ class IdempotencyRecord(SQLModel, table=True):
 # so the second one finds the first one's record before doing anything.
 
 MAX_KEY_LENGTH = 200
+_RECORD = IdempotencyRecord.__table__
 
 
 class KeyInUse(Exception):
@@ -90,6 +92,12 @@ async def lookup(
     record = (await session.execute(stmt)).scalar_one_or_none()
     if record is None:
         return None
+    check_reuse(record, key=key, body_hash=body_hash, resource_type=resource_type)
+    return record
+
+
+def check_reuse(record: Any, *, key: str, body_hash: str, resource_type: str) -> None:
+    """Conflict (409) unless `record` (a stored outcome of `key`) is for this body and kind of write."""
     if record.request_hash != body_hash or record.resource_type != resource_type:
         raise Conflict(
             "This Idempotency-Key was already used with a different request body; "
@@ -97,7 +105,33 @@ async def lookup(
             details={"idempotency_key": key},
             code="idempotency_key_reused",
         )
-    return record
+
+
+async def lookup_many(
+    session: AsyncSession, *, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], Any]:
+    """The stored outcomes (rows with request_hash, status, resource_type, resource_id) of several
+    (scope, key) pairs in one query, by pair; pairs never used are absent. Check each with `check_reuse`."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    t = _RECORD
+    stmt = sa.select(
+        t.c.principal, t.c.key, t.c.request_hash, t.c.status, t.c.resource_type, t.c.resource_id
+    ).where(sa.tuple_(t.c.principal, t.c.key).in_(wanted))
+    return {(row.principal, row.key): row for row in (await session.execute(stmt)).all()}
+
+
+async def remember_many(session: AsyncSession, *, records: Sequence[dict[str, Any]]) -> None:
+    """Stores several outcomes (dicts of principal scope, key, request_hash, status, resource_type,
+    resource_id) in one insert, in the writes' transaction; KeyInUse as for `remember`."""
+    if not records:
+        return
+    now = utcnow()
+    try:
+        await session.execute(sa.insert(_RECORD), [{**record, "created_at": now} for record in records])
+    except IntegrityError as exc:
+        raise KeyInUse(", ".join(record["key"] for record in records)) from exc
 
 
 async def remember(

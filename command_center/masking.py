@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -158,6 +159,7 @@ def _key_words(key: str) -> list[str]:
     return [w for w in re.split(r"[^0-9A-Za-z]+", spaced.lower()) if w]
 
 
+@functools.lru_cache(maxsize=4096)  # keys come from a small vocabulary; splitting them is the slow part
 def _mask_for_key(key: Any) -> Callable[[str], str] | None:
     if not isinstance(key, str):
         return None

@@ -17,9 +17,10 @@ every deadline; scheduler jobs only nudge, and use the `version` of a deadline a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assistance.enums import DeadlineKind, DeadlineState, RequestStatus
 from assistance.requests.models import Deadline
 from command_center.calendar import LegalCalendar, Period, add_days
-from command_center.db import utcnow
+from command_center.db import insert_returning_ids, utcnow
 
 SUBJECT_TYPE = "request"
+_DEADLINE = Deadline.__table__
 K = DeadlineKind
 
 
@@ -73,22 +75,37 @@ def compute(calendar: LegalCalendar, kind: DeadlineKind, start: date) -> Period:
     return add_days(calendar, start, CLOCKS[kind].days)
 
 
+def deadline_values(
+    calendar: LegalCalendar, *, subject_id: int, kind: DeadlineKind, start: date
+) -> dict[str, Any]:
+    """The row of a pending deadline of `kind` on request `subject_id`, running from `start`."""
+    period = compute(calendar, kind, start)
+    return {
+        "subject_type": SUBJECT_TYPE,
+        "subject_id": subject_id,
+        "kind": kind,
+        "started_on": start,
+        "due_on": period.deadline,
+        # 24:00 Asia/Shanghai of the last day, stored as the UTC instant.
+        "ends_at": period.ends_at.astimezone(UTC),
+        "provisional": period.provisional,
+        "rule": f"{CLOCKS[kind].rule}; {period.rule}",
+        "state": DeadlineState.pending,
+        "version": 1,
+    }
+
+
 def new_deadline(calendar: LegalCalendar, *, subject_id: int, kind: DeadlineKind, start: date) -> Deadline:
     """An unsaved pending deadline of `kind` on request `subject_id`, running from `start`."""
-    period = compute(calendar, kind, start)
-    return Deadline(
-        subject_type=SUBJECT_TYPE,
-        subject_id=subject_id,
-        kind=kind,
-        started_on=start,
-        due_on=period.deadline,
-        # 24:00 Asia/Shanghai of the last day, stored as the UTC instant.
-        ends_at=period.ends_at.astimezone(UTC),
-        provisional=period.provisional,
-        rule=f"{CLOCKS[kind].rule}; {period.rule}",
-        state=DeadlineState.pending,
-        version=1,
-    )
+    return Deadline(**deadline_values(calendar, subject_id=subject_id, kind=kind, start=start))
+
+
+async def insert_deadlines(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Writes `deadline_values` rows with one insert (no ORM objects); returns their ids in row order."""
+    if not rows:
+        return []
+    now = utcnow()
+    return await insert_returning_ids(session, _DEADLINE, [{**row, "created_at": now} for row in rows])
 
 
 async def open_deadlines(

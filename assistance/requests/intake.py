@@ -9,17 +9,21 @@ submit (403 otherwise).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from assistance.cases import service as cases
-from assistance.cases.models import EnforcementCase
+from assistance.cases.models import CaseParty, EnforcementCase
 from assistance.cases.validation import Problems
-from assistance.enums import CaseStatus, MatterType, RequestStatus, Urgency
+from assistance.enums import CaseStatus, MatterType, PartyRole, RequestStatus, Urgency
 from assistance.requests import deadlines as clocks
-from assistance.requests.events import record_request_event
+from assistance.requests.events import event_payload, request_rooms
 from assistance.requests.lifecycle import WORKING_ROLES
 from assistance.requests.materials import (
     MATTERS,
@@ -37,12 +41,28 @@ from command_center.calendar import LegalCalendar
 from command_center.calendar.periods import SHANGHAI
 from command_center.courts.directory import CourtDirectory
 from command_center.courts.routing import RoutingDecision, route
-from command_center.db import utcnow
+from command_center.db import insert_returning_ids, utcnow
 from command_center.errors import Forbidden, InvalidInput
 from command_center.identity.principal import Principal
+from command_center.outbox import service as outbox
 
 RESOURCE_TYPE = "assistance_request"
 CREATED = 201
+_REQUEST = AssistanceRequest.__table__
+# The columns a new request leaves empty (they are filled by later actions).
+_UNSET_COLUMNS: dict[str, Any] = dict.fromkeys(
+    (
+        "status_before_supplement",
+        "supplement_missing",
+        "supplement_answer",
+        "reject_reason",
+        "reject_note",
+        "withdraw_reason",
+        "result_text",
+        "result_attachment_ids",
+        "closed_at",
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +79,8 @@ def today_in_china(now: datetime) -> date:
     return now.astimezone(SHANGHAI).date()
 
 
-def _authorize(principal: Principal) -> None:
+def authorize(principal: Principal) -> None:
+    """Forbidden unless `principal` is among those who submit requests for their court."""
     if principal.role not in WORKING_ROLES:
         raise Forbidden(
             "Assistance requests are submitted by the clerks and officers of the court that filed the case "
@@ -69,7 +90,10 @@ def _authorize(principal: Principal) -> None:
 
 
 async def _check_case(session: AsyncSession, *, principal: Principal, case_id: int) -> EnforcementCase:
-    case = await cases.get_case(session, case_id=case_id)
+    return _checked_case(await cases.get_case(session, case_id=case_id), principal=principal, case_id=case_id)
+
+
+def _checked_case(case: EnforcementCase | None, *, principal: Principal, case_id: int) -> EnforcementCase:
     if case is None:
         raise InvalidInput(
             f"case_id: no enforcement case with id {case_id}",
@@ -165,6 +189,178 @@ async def replay_submission(
     return await _replay(session, principal=principal, key=key, body_hash=idempotency.request_hash(data))
 
 
+@dataclass(slots=True)
+class Draft:
+    """A submission that passed every check, ready for `write_drafts`: its rows and what its answer needs."""
+
+    principal: Principal
+    values: dict[str, Any]  # the assistance_request row, without its id
+    case_number: str
+    subject: CaseParty
+    deadlines: list[dict[str, Any]]  # the deadline rows, without the request's id
+    audit_details: dict[str, Any]
+    key: str | None = None
+    body_hash: str | None = None
+    id: int | None = None  # set by write_drafts
+    deadline_ids: list[int] = field(default_factory=list)  # set by write_drafts
+
+    def as_request(self) -> AssistanceRequest:
+        """The written request as a model instance (not attached to a session)."""
+        assert self.id is not None, "the draft is not written yet"
+        return AssistanceRequest(id=self.id, **self.values)
+
+    def view(self) -> SimpleNamespace:
+        """The written request's attributes, read-only, as the event payload and the read model read a
+        request (building a model instance costs more than the rest of a submission's bookkeeping)."""
+        assert self.id is not None, "the draft is not written yet"
+        return SimpleNamespace(id=self.id, **_UNSET_COLUMNS, **self.values)
+
+
+def check_submission(
+    *,
+    principal: Principal,
+    directory: CourtDirectory,
+    calendar: LegalCalendar,
+    data: RequestCreate,
+    case: EnforcementCase | None,
+    subject: CaseParty | None,
+    now: datetime,
+    key: str | None = None,
+    body_hash: str | None = None,
+) -> Draft:
+    """The draft of a new request on `case` about `subject` (both as found by id, or None), routed at
+    `now`; Forbidden/InvalidInput naming every field that is wrong. Reads and writes nothing."""
+    authorize(principal)
+    today = today_in_china(now)
+    case = _checked_case(case, principal=principal, case_id=data.case_id)
+    problems = Problems()
+    if subject is None or subject.case_id != case.id or subject.role != PartyRole.respondent:
+        problems.add("subject_id", f"party {data.subject_id} is not a respondent of case {case.case_number}")
+    materials = _check_materials(problems, data)
+    decision = _route(
+        problems, directory, from_court=principal.court_code, region_code=data.location.region_code
+    )
+    urgency = _check_freeze(problems, calendar, data, today=today)
+    problems.raise_if_any()
+    assert decision is not None and subject is not None and case.id is not None
+    values: dict[str, Any] = {
+        "case_id": case.id,
+        "requesting_court": principal.court_code,
+        "target_court": decision.target.code,
+        "supervising_court": decision.supervisor.code,
+        "matter_type": MatterType(data.matter_type),
+        "subject_id": data.subject_id,
+        "region_code": data.location.region_code,
+        "address": data.location.address,
+        "urgency": urgency,
+        "description": data.description.strip(),
+        "materials": materials,
+        "current_freeze_expires_on": data.current_freeze_expires_on,
+        # Routing happens in the writing transaction, so a stored request is never left `submitted`.
+        "status": RequestStatus.routed,
+        "version": 1,
+        "created_by": principal.label,
+        "created_at": now,
+        "updated_at": now,
+        "routed_on": today,
+    }
+    deadlines = [
+        clocks.deadline_values(calendar, subject_id=0, kind=kind, start=today)
+        for kind in sorted(clocks.implied_pending_kinds(RequestStatus.routed))
+    ]
+    details = {
+        "case_id": case.id,
+        "case_number": case.case_number,
+        "matter_type": values["matter_type"],
+        "urgency": urgency,
+        "auto_urgent": urgency != data.urgency,
+        "region_code": data.location.region_code,
+        "routed": {
+            "status": RequestStatus.routed,
+            "target_court": decision.target.code,
+            "supervising_court": decision.supervisor.code,
+            "routed_on": today,
+        },
+    }
+    return Draft(
+        principal=principal,
+        values=values,
+        case_number=case.case_number,
+        subject=subject,
+        deadlines=deadlines,
+        audit_details=details,
+        key=key,
+        body_hash=body_hash,
+    )
+
+
+async def write_drafts(session: AsyncSession, drafts: Sequence[Draft], *, directory: CourtDirectory) -> None:
+    """Stores checked drafts in the caller's transaction, in order: the requests (status `routed`,
+    version 1), their idempotency keys, their file/start/report clocks, one `assistance:routed` event
+    each and one `assistance.submitted` audit entry each. A handful of statements, however many drafts.
+
+    Raises `idempotency.KeyInUse` when a concurrent transaction stored one of the keys first (the
+    transaction is then unusable and must roll back).
+    """
+    if not drafts:
+        return
+    ids = await insert_returning_ids(session, _REQUEST, [draft.values for draft in drafts])
+    for draft, request_id in zip(drafts, ids, strict=True):
+        draft.id = request_id
+    # Early in the transaction: a concurrent duplicate stops here before taking further locks.
+    await idempotency.remember_many(
+        session,
+        records=[
+            {
+                "principal": idempotency.principal_scope(draft.principal),
+                "key": draft.key,
+                "request_hash": draft.body_hash,
+                "status": CREATED,
+                "resource_type": RESOURCE_TYPE,
+                "resource_id": draft.id,
+            }
+            for draft in drafts
+            if draft.key is not None
+        ],
+    )
+    rows = [{**row, "subject_id": draft.id} for draft in drafts for row in draft.deadlines]
+    deadline_ids = iter(await clocks.insert_deadlines(session, rows))
+    for draft in drafts:
+        draft.deadline_ids = [next(deadline_ids) for _ in draft.deadlines]
+    await outbox.record_events(
+        session,
+        [
+            outbox.NewEvent(
+                name="assistance:routed",
+                rooms=request_rooms(
+                    directory,
+                    request_id=draft.id,  # type: ignore[arg-type]
+                    courts=(
+                        draft.values["requesting_court"],
+                        draft.values["target_court"],
+                        draft.values["supervising_court"],
+                    ),
+                ),
+                payload=event_payload(draft.view(), case_number=draft.case_number),  # type: ignore[arg-type]
+            )
+            for draft in drafts
+        ],
+    )
+    await audit.record_entries(
+        session,
+        [
+            audit.NewEntry(
+                action="assistance.submitted",
+                actor=draft.principal,
+                subject_type=SUBJECT_TYPE,
+                subject_id=str(draft.id),
+                details=draft.audit_details,
+            )
+            for draft in drafts
+        ],
+    )
+
+
 async def create_request(
     session: AsyncSession,
     *,
@@ -183,9 +379,8 @@ async def create_request(
     submission stores the same key first, raises `idempotency.KeyInUse`: roll back and call
     `replay_submission` in a new transaction.
     """
-    _authorize(principal)
+    authorize(principal)
     now = (now or utcnow()).astimezone(UTC)
-    today = today_in_china(now)
     key = body_hash = None
     if idempotency_key is not None:
         key = idempotency.check_key(idempotency_key)
@@ -195,82 +390,21 @@ async def create_request(
             return earlier
 
     case = await _check_case(session, principal=principal, case_id=data.case_id)
-    problems = Problems()
     subject = await cases.get_respondent(session, case_id=case.id, party_id=data.subject_id)  # type: ignore[arg-type]
-    if subject is None:
-        problems.add("subject_id", f"party {data.subject_id} is not a respondent of case {case.case_number}")
-    materials = _check_materials(problems, data)
-    decision = _route(
-        problems, directory, from_court=principal.court_code, region_code=data.location.region_code
-    )
-    urgency = _check_freeze(problems, calendar, data, today=today)
-    problems.raise_if_any()
-    assert decision is not None
-
-    request = AssistanceRequest(
-        case_id=case.id,
-        requesting_court=principal.court_code,
-        target_court=decision.target.code,
-        supervising_court=decision.supervisor.code,
-        matter_type=MatterType(data.matter_type),
-        subject_id=data.subject_id,
-        region_code=data.location.region_code,
-        address=data.location.address,
-        urgency=urgency,
-        description=data.description.strip(),
-        materials=materials,
-        current_freeze_expires_on=data.current_freeze_expires_on,
-        # Routing happens in this transaction, so a stored request is never left `submitted`.
-        status=RequestStatus.routed,
-        version=1,
-        created_by=principal.label,
-        created_at=now,
-        updated_at=now,
-        routed_on=today,
-    )
-    session.add(request)
-    await session.flush()
-    assert request.id is not None
-    if key is not None and body_hash is not None:
-        # Early in the transaction: a concurrent duplicate stops here before taking further locks.
-        await idempotency.remember(
-            session,
-            principal=principal,
-            key=key,
-            body_hash=body_hash,
-            status=CREATED,
-            resource_type=RESOURCE_TYPE,
-            resource_id=request.id,
-        )
-    await clocks.open_deadlines(
-        session,
+    draft = check_submission(
+        principal=principal,
+        directory=directory,
         calendar=calendar,
-        subject_id=request.id,
-        kinds=clocks.implied_pending_kinds(RequestStatus.routed),
-        start=today,
+        data=data,
+        case=case,
+        subject=subject,
+        now=now,
+        key=key,
+        body_hash=body_hash,
     )
-    await record_request_event(
-        session, directory=directory, name="assistance:routed", request=request, case_number=case.case_number
-    )
-    await audit.record(
-        session,
-        action="assistance.submitted",
-        actor=principal,
-        subject_type=SUBJECT_TYPE,
-        subject_id=str(request.id),
-        details={
-            "case_id": case.id,
-            "case_number": case.case_number,
-            "matter_type": request.matter_type,
-            "urgency": urgency,
-            "auto_urgent": urgency != data.urgency,
-            "region_code": request.region_code,
-            "routed": {
-                "status": RequestStatus.routed,
-                "target_court": request.target_court,
-                "supervising_court": request.supervising_court,
-                "routed_on": today,
-            },
-        },
-    )
+    await write_drafts(session, [draft], directory=directory)
+    request = draft.as_request()
+    # Written by a plain insert: enter it into the session as a loaded row, without another query.
+    make_transient_to_detached(request)
+    session.add(request)
     return Submission(request=request, replayed=False)

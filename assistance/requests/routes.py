@@ -10,15 +10,15 @@ from typing import Any
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response, StreamingResponse
 
-from assistance.requests import actions, intake
+from assistance.requests import actions
 from assistance.requests.export import EXPORT_MAX_ROWS, check_export_size, csv_chunks
+from assistance.requests.intake_batch import Intake, queue_for
 from assistance.requests.lifecycle import ACTIONS, TRANSITIONS
 from assistance.requests.materials import MATERIALS, MATTERS
 from assistance.requests.queries import get_visible_request, list_requests, request_unit_of_work
-from assistance.requests.reads import request_read
+from assistance.requests.reads import material_read, request_read
 from assistance.requests.schemas import (
     ACTION_BODIES,
-    MaterialRead,
     MatterRead,
     MattersRead,
     RequestCreate,
@@ -27,10 +27,8 @@ from assistance.requests.schemas import (
     RequestListQuery,
     RequestRead,
 )
-from command_center import idempotency
 from command_center.api import Call, Handler, Page, Router, json_response
 from command_center.db import utcnow
-from command_center.errors import Conflict
 
 router = Router(prefix="/api/v1", tags=["assistance requests"])
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -55,7 +53,7 @@ register_url_convertor("unknown_action", UnknownActionConvertor())
 
 @router.get(
     "/assistance-matters",
-    summary="The matter types and the materials each needs (codes with their Chinese names)",
+    summary="The matter types and the materials each needs (codes with their Chinese and English names)",
     response=MattersRead,
 )
 async def list_matters(call: Call) -> MattersRead:
@@ -63,13 +61,14 @@ async def list_matters(call: Call) -> MattersRead:
         matters=[
             MatterRead(
                 matter_type=matter,
-                name=rule.name,
-                required_materials=[MaterialRead(code=code, name=MATERIALS[code]) for code in rule.required],
+                name=rule.names.zh,
+                name_en=rule.names.en,
+                required_materials=[material_read(code) for code in rule.required],
                 needs_freeze_expiry=rule.renews_freeze,
             )
             for matter, rule in MATTERS.items()
         ],
-        materials=[MaterialRead(code=code, name=name) for code, name in MATERIALS.items()],
+        materials=[material_read(code) for code in MATERIALS],
     )
 
 
@@ -85,32 +84,17 @@ async def list_matters(call: Call) -> MattersRead:
 async def submit_request(call: Call) -> Response:
     services, principal, data = call.services, call.user, call.body
     key = call.request.headers.get(IDEMPOTENCY_HEADER)
-    try:
-        async with services.db.unit_of_work() as session:
-            submission = await intake.create_request(
-                session,
-                principal=principal,
-                directory=services.directory,
-                calendar=services.calendar,
-                data=data,
-                idempotency_key=key,
-            )
-            read = await request_read(
-                session, request=submission.request, principal=principal, directory=services.directory
-            )
-    except idempotency.KeyInUse:
-        # A concurrent submission with this key committed first: answer with its result.
-        assert key is not None
-        async with services.db.unit_of_work() as session:
-            replayed = await intake.replay_submission(
-                session, principal=principal, data=data, idempotency_key=key
-            )
-            if replayed is None:
-                raise Conflict("A submission with this Idempotency-Key was in progress; retry.") from None
-            submission = replayed
-            read = await request_read(
-                session, request=submission.request, principal=principal, directory=services.directory
-            )
+    # Concurrent submissions share a transaction (intake_batch); each is answered after it committed.
+    submission = await queue_for(services.db, services.extras).submit(
+        Intake(
+            principal=principal,
+            data=data,
+            idempotency_key=key,
+            directory=services.directory,
+            calendar=services.calendar,
+        )
+    )
+    read = submission.read
     headers = {"Location": f"/api/v1/assistance-requests/{read.id}"}
     if submission.replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.audit.models import GENESIS_HASH, OUTCOMES, AuditEntry, AuditHead, as_utc
@@ -96,6 +99,44 @@ def _fit(value: str, column: str) -> str:
     return value if len(value) <= length else value[: length - 1] + "…"
 
 
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """An entry for `record_entries`; the fields mean what `record`'s arguments mean."""
+
+    action: str
+    subject_type: str
+    actor: Principal | None = None
+    actor_label: str | None = None
+    court_code: str | None = None
+    subject_id: str | None = None
+    outcome: str = "success"
+    details: dict | None = None
+
+
+def _entry_values(entry: NewEntry, *, seq: int, at: datetime, prev_hash: str) -> dict[str, Any]:
+    """The row of `entry` at chain position `seq`, after `prev_hash`, hash included."""
+    if entry.outcome not in OUTCOMES:
+        raise ValueError(f"audit outcome must be one of {OUTCOMES}, not {entry.outcome!r}")
+    if entry.actor is not None:
+        label, court = entry.actor.label, entry.actor.court_code
+    else:
+        label, court = entry.actor_label or "system", entry.court_code
+    values: dict[str, Any] = {
+        "seq": seq,
+        "at": at,
+        "actor": _fit(label, "actor"),
+        "actor_court": court,
+        "action": _fit(entry.action, "action"),
+        "subject_type": _fit(entry.subject_type, "subject_type"),
+        "subject_id": None if entry.subject_id is None else _fit(str(entry.subject_id), "subject_id"),
+        "outcome": entry.outcome,
+        "details": mask_data(jsonable(entry.details or {})),
+        "prev_hash": prev_hash,
+    }
+    values["hash"] = chain_hash(SimpleNamespace(**values))
+    return values
+
+
 async def record(
     session: AsyncSession,
     *,
@@ -114,31 +155,44 @@ async def record(
     (default "system") and `court_code`. The head row stays locked until the caller commits, so keep
     the transaction short after recording.
     """
+    new = NewEntry(
+        action=action,
+        subject_type=subject_type,
+        actor=actor,
+        actor_label=actor_label,
+        court_code=court_code,
+        subject_id=subject_id,
+        outcome=outcome,
+        details=details,
+    )
     if outcome not in OUTCOMES:
         raise ValueError(f"audit outcome must be one of {OUTCOMES}, not {outcome!r}")
-    if actor is not None:
-        label, court = actor.label, actor.court_code
-    else:
-        label, court = actor_label or "system", court_code
     head_seq, head_hash = await _lock_head(session)
-    entry = AuditEntry(
-        seq=head_seq + 1,
-        at=utcnow(),
-        actor=_fit(label, "actor"),
-        actor_court=court,
-        action=_fit(action, "action"),
-        subject_type=_fit(subject_type, "subject_type"),
-        subject_id=None if subject_id is None else _fit(str(subject_id), "subject_id"),
-        outcome=outcome,
-        details=mask_data(jsonable(details or {})),
-        prev_hash=head_hash,
-        hash="",
-    )
-    entry.hash = chain_hash(entry)
+    entry = AuditEntry(**_entry_values(new, seq=head_seq + 1, at=utcnow(), prev_hash=head_hash))
     session.add(entry)
     await session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=entry.seq, hash=entry.hash))
     await session.flush()
     return entry
+
+
+async def record_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> list[int]:
+    """Appends several entries, in order, in the caller's transaction: the head is locked and advanced
+    once and the rows are written by one insert. Returns their chain positions (seq)."""
+    for entry in entries:
+        if entry.outcome not in OUTCOMES:
+            raise ValueError(f"audit outcome must be one of {OUTCOMES}, not {entry.outcome!r}")
+    if not entries:
+        return []
+    head_seq, head_hash = await _lock_head(session)
+    at = utcnow()
+    rows = []
+    for entry in entries:
+        head_seq += 1
+        rows.append(_entry_values(entry, seq=head_seq, at=at, prev_hash=head_hash))
+        head_hash = rows[-1]["hash"]
+    await session.execute(insert(_ENTRY), rows)
+    await session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=head_seq, hash=head_hash))
+    return [row["seq"] for row in rows]
 
 
 async def record_in_own_transaction(db: Database, **kwargs: Any) -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.db import utcnow
@@ -34,21 +36,39 @@ def _dialect_insert(session: AsyncSession) -> Any:
     return insert
 
 
-async def _allocate(session: AsyncSession, rooms: list[str]) -> dict[str, int]:
-    """The next sequence number of each room, taken in the caller's transaction.
+async def _allocate(session: AsyncSession, counts: dict[str, int]) -> dict[str, int]:
+    """Takes `counts[room]` consecutive sequence numbers in each room; returns the last one taken.
 
-    One upsert for all rooms: a room's first event inserts its counter, later ones increment it.
+    One upsert for all rooms: a room's first event inserts its counter, later ones increase it.
     On PostgreSQL the counter row stays locked until the caller commits, so a room's writers queue
-    and commit their events in seq order; a rollback returns the number. Rooms are locked in sorted
+    and commit their events in seq order; a rollback returns the numbers. Rooms are locked in sorted
     order so two writers naming the same rooms cannot deadlock. On SQLite the write transaction
     (BEGIN IMMEDIATE) serializes writers already.
     """
     insert = _dialect_insert(session)
-    stmt = insert(_SEQ).values([{"room": room, "last_seq": 1} for room in rooms])
+    stmt = insert(_SEQ)
+    # One statement compiled once and sent as a batch for all rooms (rows come back by room).
     stmt = stmt.on_conflict_do_update(
-        index_elements=[_SEQ.c.room], set_={"last_seq": _SEQ.c.last_seq + 1}
-    ).returning(_SEQ.c.room, _SEQ.c.last_seq)
-    return {row.room: row.last_seq for row in (await session.execute(stmt)).all()}
+        index_elements=[_SEQ.c.room], set_={"last_seq": _SEQ.c.last_seq + stmt.excluded.last_seq}
+    ).returning(_SEQ.c.room, _SEQ.c.last_seq, sort_by_parameter_order=_ordered(session))
+    rows = [{"room": room, "last_seq": counts[room]} for room in sorted(counts)]
+    return {row.room: row.last_seq for row in (await session.execute(stmt, rows)).all()}
+
+
+def _ordered(session: AsyncSession) -> bool:
+    # Rows are matched by room, so no order is needed; on PostgreSQL asking for it keeps the rooms
+    # locked in sorted order (no deadlock between two writers), SQLite serializes writers anyway.
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _checked_rooms(name: str, rooms: Iterable[str]) -> list[str]:
+    if not EVENT_NAME.match(name):
+        raise ValueError(f"event name {name!r} is not '<domain>:<past_tense>'")
+    unique_rooms = sorted(set(rooms))
+    for room in unique_rooms:
+        if not room or len(room) > MAX_ROOM_LENGTH:
+            raise ValueError(f"invalid room name {room!r}")
+    return unique_rooms
 
 
 async def record_event(
@@ -56,15 +76,10 @@ async def record_event(
 ) -> list[OutboxEvent]:
     """Writes the event once per room (payload masked) in the caller's transaction; nothing is sent
     unless that transaction commits. Returns the rows in room order."""
-    if not EVENT_NAME.match(name):
-        raise ValueError(f"event name {name!r} is not '<domain>:<past_tense>'")
-    unique_rooms = sorted(set(rooms))
-    for room in unique_rooms:
-        if not room or len(room) > MAX_ROOM_LENGTH:
-            raise ValueError(f"invalid room name {room!r}")
+    unique_rooms = _checked_rooms(name, rooms)
     if not unique_rooms:
         return []
-    seqs = await _allocate(session, unique_rooms)
+    seqs = await _allocate(session, dict.fromkeys(unique_rooms, 1))
     body = mask_data(jsonable(payload))
     event_id, now = uuid.uuid4().hex, utcnow()
     rows = [
@@ -74,6 +89,57 @@ async def record_event(
     session.add_all(rows)
     await session.flush()
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event for `record_events`: its name, the rooms that hear of it, and its payload."""
+
+    name: str
+    rooms: Iterable[str]
+    payload: dict[str, Any]
+
+
+async def record_events(session: AsyncSession, events: Sequence[NewEvent]) -> list[dict[str, int]]:
+    """Writes several events once per room each (payloads masked) in the caller's transaction, with
+    one upsert numbering them all and one insert writing every row; returns each event's seq per room.
+
+    Within every room the events are numbered in the order given, and their rows are inserted in that
+    order too, so row ids (the relay's publishing order) follow the seqs.
+    """
+    planned = [(event, _checked_rooms(event.name, event.rooms)) for event in events]
+    counts: dict[str, int] = {}
+    for _, rooms in planned:
+        for room in rooms:
+            counts[room] = counts.get(room, 0) + 1
+    if not counts:
+        return [{} for _ in planned]
+    last = await _allocate(session, counts)
+    # The numbers taken in a room are last - count + 1 .. last; hand them out in event order.
+    next_seq = {room: last[room] - count + 1 for room, count in counts.items()}
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    numbered: list[dict[str, int]] = []
+    for event, rooms in planned:
+        body = mask_data(jsonable(event.payload))
+        event_id = uuid.uuid4().hex
+        seqs: dict[str, int] = {}
+        for room in rooms:
+            seqs[room] = next_seq[room]
+            next_seq[room] += 1
+            rows.append(
+                {
+                    "event_id": event_id,
+                    "room": room,
+                    "seq": seqs[room],
+                    "name": event.name,
+                    "payload": body,
+                    "created_at": now,
+                }
+            )
+        numbered.append(seqs)
+    await session.execute(sa_insert(_EVENT), rows)
+    return numbered
 
 
 async def replay(session: AsyncSession, *, room: str, after_seq: int, limit: int = 1000) -> list[OutboxEvent]:
