@@ -99,11 +99,11 @@ async def load_calendar_cmd(args: argparse.Namespace, settings: Settings) -> int
 async def demo_cmd(args: argparse.Namespace, settings: Settings) -> int:
     # The composition root joins the demo users and the assistance demo data set.
     from assistance.demo import load_demo_cases_into
-    from command_center.demo import DEMO_PASSWORD, load_demo
+    from command_center.demo import DEMO_PASSWORD, SECOND_FACTOR_HINT, load_demo
 
     async def work(db: Database) -> int:
         async with db.unit_of_work() as session:
-            created = await load_demo(session)
+            created = await load_demo(session, settings=settings)
         if not created:
             print("the database already has users; demo data not added")
             return 0
@@ -111,6 +111,7 @@ async def demo_cmd(args: argparse.Namespace, settings: Settings) -> int:
         print(f"demo users (password {DEMO_PASSWORD}):")
         for user in created:
             print(f"  {user.username:<16} {user.role.value:<14} {user.court_code}  {user.display_name}")
+        print(SECOND_FACTOR_HINT)
         return 0
 
     return await _with_db(settings, work)
@@ -156,6 +157,51 @@ async def create_token_cmd(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         print(f"token {token.id} for court {token.court_code} ({token.name}); store it now, it is shown once:")
         print(plaintext)
+        return 0
+
+    return await _with_db(settings, work)
+
+
+@command("totp-code", "print a demo user's current two-factor code (not in production)")
+async def totp_code_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from command_center.db import utcnow
+    from command_center.errors import AppError
+    from command_center.identity import second_factor, totp
+
+    async def work(db: Database) -> int:
+        try:
+            async with db.unit_of_work(read_only=True) as session:
+                user, secret = await second_factor.demo_secret(session, username=args.username, settings=settings)
+        except AppError as exc:
+            _print_error(exc)
+            return 2
+        if args.uri:
+            print(totp.provisioning_uri(secret, username=user.username))
+        else:
+            print(totp.code_at(secret, totp.time_step(utcnow())))
+        return 0
+
+    return await _with_db(settings, work)
+
+
+@command("reset-second-factor", "remove a user's two-factor sign-in and end their sessions (audited)")
+async def reset_second_factor_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from command_center.errors import AppError
+    from command_center.identity import second_factor
+    from command_center.identity import service as identity
+
+    async def work(db: Database) -> int:
+        try:
+            async with db.unit_of_work() as session:
+                user = await identity.get_by_username(session, username=args.username)
+                if user is None or user.id is None:
+                    print(f"error: no user named {args.username!r}", file=sys.stderr)
+                    return 2
+                await second_factor.reset(session, user_id=user.id, actor=None, actor_label="cli")
+        except AppError as exc:
+            _print_error(exc)
+            return 2
+        print(f"two-factor sign-in of {user.username} removed; they set it up again at their next sign-in")
         return 0
 
     return await _with_db(settings, work)
@@ -286,6 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "create-token":
             p.add_argument("--court", required=True, help="6-digit court code")
             p.add_argument("--name", required=True, help="which court system uses it")
+        elif name == "totp-code":
+            p.add_argument("username")
+            p.add_argument("--uri", action="store_true", help="print the otpauth:// URI for an authenticator app")
+        elif name == "reset-second-factor":
+            p.add_argument("username")
         elif name == "period":
             p.add_argument("--start", required=True, help="YYYY-MM-DD")
             unit = p.add_mutually_exclusive_group(required=True)

@@ -1,4 +1,10 @@
-"""The demo data set that `make run` loads into an empty database."""
+"""The demo data set that `make run` loads into an empty database.
+
+Demo users whose role requires two-factor sign-in (admin and command staff by default) are enrolled
+with a random TOTP secret, stored encrypted like anyone's; `command-center totp-code <username>` prints
+a demo user's current code on the machine that holds the database and CC_SECRET_KEY (never in
+production, where demo users are refused anyway).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from command_center.identity import second_factor
 from command_center.identity import service as identity
 from command_center.identity.models import User
 from command_center.identity.principal import Role
+from command_center.settings import Settings
 
 DEMO_PASSWORD = "demo-password-2026"
 
@@ -35,12 +43,19 @@ DEMO_USERS = (
 )
 
 
-async def load_demo(session: AsyncSession) -> list[DemoUser]:
-    """Adds the demo users when the database has no users; returns the ones it created."""
+SECOND_FACTOR_HINT = "demo admin and command staff also need a code: command-center totp-code <username>"
+
+
+async def load_demo(session: AsyncSession, *, settings: Settings | None = None) -> list[DemoUser]:
+    """Adds the demo users when the database has no users; returns the ones it created.
+
+    With `settings`, the users whose role requires two-factor sign-in are enrolled (audited); without,
+    they set it up themselves at their first sign-in.
+    """
     if await session.scalar(select(func.count()).select_from(User)):
         return []
     for demo in DEMO_USERS:
-        await identity.create_user(
+        user = await identity.create_user(
             session,
             username=demo.username,
             password=DEMO_PASSWORD,
@@ -49,4 +64,7 @@ async def load_demo(session: AsyncSession) -> list[DemoUser]:
             display_name=demo.display_name,
             is_demo=True,
         )
+        if settings is not None and second_factor.required_for(settings, demo.role):
+            assert user.id is not None
+            await second_factor.enroll(session, user_id=user.id, settings=settings, actor_label="demo")
     return list(DEMO_USERS)

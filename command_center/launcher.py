@@ -25,7 +25,7 @@ async def prepare_database(
     from assistance.demo import load_demo_cases_into
     from command_center.courts.dataset import DATASET
     from command_center.courts.models import Court
-    from command_center.demo import DEMO_PASSWORD, load_demo
+    from command_center.demo import DEMO_PASSWORD, SECOND_FACTOR_HINT, load_demo
     from command_center.migrate import upgrade
 
     lines: list[str] = []
@@ -39,7 +39,7 @@ async def prepare_database(
                 result = await load_courts(session)
                 lines.append(f"court directory loaded from {DATASET}: {result.summary()}")
         async with db.unit_of_work() as session:
-            created = await load_demo(session)
+            created = await load_demo(session, settings=settings)
         if created:
             lines.append(
                 await load_demo_cases_into(
@@ -51,6 +51,7 @@ async def prepare_database(
             )
             lines.append(f"demo users created (password {DEMO_PASSWORD}):")
             lines += [f"  {u.username:<16} {u.role.value:<14} {u.court_code}  {u.display_name}" for u in created]
+            lines.append(SECOND_FACTOR_HINT)
         else:
             lines.append(f"demo logins (if the demo data set is loaded): admin, spc_command, zj_command, "
                          f"hz_command, xihu_clerk, xihu_officer — password {DEMO_PASSWORD}")

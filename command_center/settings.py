@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = 5
     login_max_failures_per_address: int = 20
     login_lockout_minutes: int = 15
+    second_factor_required_roles: list[str] = Field(
+        default_factory=lambda: ["admin", "command_staff"],
+        description="roles that must sign in with a TOTP code; until enrolled they may only set it up",
+    )
+    second_factor_challenge_seconds: int = Field(
+        300, ge=30, le=1800, description="time between the password and the code at sign-in"
+    )
     allowed_origins: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
     log_json: bool = True
@@ -45,6 +52,9 @@ class Settings(BaseSettings):
     turn_secret: str | None = Field(None, description="coturn use-auth-secret shared secret (TURN REST credentials)")
     video_join_token_seconds: int = Field(120, ge=10, description="lifetime of a video join token")
     video_session_max_hours: float = Field(4, gt=0, description="cap on a TURN credential's lifetime")
+    video_forwarding: bool = Field(
+        True, description="forward encoded frames to subscribers (false: decode once, re-encode per subscriber)"
+    )
     video_segment_seconds: float = Field(60, gt=0, description="length of one recording segment")
     video_recording_dir: Path | None = Field(None, description="where recordings go; default var_dir/recordings")
     webrtc_host_addresses: list[str] = Field(

@@ -25,6 +25,7 @@ from command_center.migrate import upgrade
 from command_center.redis_server import PrivateRedis
 from command_center.settings import Settings
 
+pytest_plugins = ["tests.security.log_capture"]  # every log of the run, scanned for personal data
 DEMO_PASSWORD = "correct-horse-battery"
 
 
@@ -176,9 +177,69 @@ def make_user(services: Any) -> Callable[..., Awaitable[Any]]:
     return make
 
 
+class SecondFactors:
+    """The TOTP secrets and recovery codes of the users a test signed in, and the time steps it spent."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[int, str] = {}
+        self.recovery_codes: dict[int, list[str]] = {}
+        self.last_step: dict[int, int] = {}
+
+    def code(self, user_id: int) -> str | None:
+        """A code the server has not accepted yet, or None when this step's and the next one's are spent.
+
+        The server accepts the previous, current and next step's code, each once; this step's and the
+        next one's stay valid even if the server's clock reaches the next step first.
+        """
+        from command_center.db import utcnow
+        from command_center.identity import totp
+
+        now = totp.time_step(utcnow())
+        for step in (now, now + 1):
+            if step > self.last_step.get(user_id, -1):
+                self.last_step[user_id] = step
+                return totp.code_at(self.secrets[user_id], step)
+        return None
+
+
 @pytest.fixture
-async def login(app: Any) -> AsyncIterator[Callable[..., Awaitable[httpx.AsyncClient]]]:
-    """Signs a user in on a fresh client that sends the CSRF header: `c = await login(user)`."""
+def second_factors() -> SecondFactors:
+    return SecondFactors()
+
+
+async def finish_sign_in(
+    c: httpx.AsyncClient, user_id: int, response: httpx.Response, factors: SecondFactors
+) -> str:
+    """Completes a sign-in (a code when it answered 202; enrollment for a setup-only session); the CSRF token."""
+    if response.status_code == 202:
+        code = factors.code(user_id)
+        body = {"challenge": response.json()["challenge"]}
+        body.update({"code": code} if code else {"recovery_code": factors.recovery_codes[user_id].pop()})
+        response = await c.post("/api/v1/session/second-factor", json=body)
+    assert response.status_code == 200, response.text
+    signed_in = response.json()
+    if signed_in["second_factor_setup_required"]:
+        csrf = {"X-CSRF-Token": signed_in["csrf_token"]}
+        started = await c.post("/api/v1/second-factor/enrollment", headers=csrf)
+        assert started.status_code == 201, started.text
+        factors.secrets[user_id] = started.json()["secret"]
+        code = factors.code(user_id)
+        confirmed = await c.post("/api/v1/second-factor/enrollment/confirm", json={"code": code}, headers=csrf)
+        assert confirmed.status_code == 200, confirmed.text
+        factors.recovery_codes[user_id] = confirmed.json()["recovery_codes"]
+    return signed_in["csrf_token"]
+
+
+@pytest.fixture
+async def login(
+    app: Any, second_factors: SecondFactors
+) -> AsyncIterator[Callable[..., Awaitable[httpx.AsyncClient]]]:
+    """Signs a user in on a fresh client that sends the CSRF header: `c = await login(user)`.
+
+    Admins and command staff sign in with two factors, as in production: at their first sign-in the
+    user sets up TOTP through the API (the secret and recovery codes are kept in `second_factors`),
+    later sign-ins send a fresh code, or a recovery code once both usable steps' codes are spent.
+    """
     clients: list[Any] = []
 
     async def sign_in(user: Any, password: str = DEMO_PASSWORD) -> httpx.AsyncClient:
@@ -186,8 +247,7 @@ async def login(app: Any) -> AsyncIterator[Callable[..., Awaitable[httpx.AsyncCl
         c = await cm.__aenter__()
         clients.append(cm)
         response = await c.post("/api/v1/session", json={"username": user.username, "password": password})
-        assert response.status_code == 200, response.text
-        c.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+        c.headers["X-CSRF-Token"] = await finish_sign_in(c, user.id, response, second_factors)
         return c
 
     yield sign_in

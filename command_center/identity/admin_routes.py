@@ -10,7 +10,7 @@ from pydantic import field_validator
 from command_center.api import Call, Page, PageQuery, Router, Schema
 from command_center.courts.directory import CourtDirectory
 from command_center.errors import Forbidden, NotFound
-from command_center.identity import accounts
+from command_center.identity import accounts, second_factor
 from command_center.identity import service as identity
 from command_center.identity.models import User
 from command_center.identity.principal import Principal, Role
@@ -144,4 +144,22 @@ async def deactivate_user(call: Call) -> UserRead:
             raise NotFound(f"No user with id {user_id}.")
         require_user_admin(principal, user.court_code, directory)
         user = await accounts.deactivate(session, user_id=user_id, actor=principal)
+        return user_read(user, directory)
+
+
+@router.post(
+    "/users/{user_id:int}/second-factor/reset",
+    summary="Remove a user's two-factor sign-in and recovery codes and end their sessions (administrators); "
+    "a user whose role requires it sets up a new one at the next sign-in",
+    response=UserRead,
+)
+async def reset_second_factor(call: Call) -> UserRead:
+    principal, directory = call.user, call.services.directory
+    user_id: int = call.path["user_id"]
+    async with call.services.db.unit_of_work() as session:
+        user = await identity.get_user(session, user_id=user_id)
+        if user is None:
+            raise NotFound(f"No user with id {user_id}.")
+        require_user_admin(principal, user.court_code, directory)
+        user = await second_factor.reset(session, user_id=user_id, actor=principal)
         return user_read(user, directory)

@@ -9,12 +9,12 @@ from pydantic import Field as SchemaField
 from sqlmodel import Field, SQLModel
 
 from command_center.api import PageQuery, Schema
-from command_center.db import utcnow
+from command_center.db import UtcDateTime, utcnow
 from command_center.identity.principal import Role
 
 
 def _timestamp(*, nullable: bool = False, index: bool = False) -> sa.Column:
-    return sa.Column(sa.DateTime(timezone=True), nullable=nullable, index=index)
+    return sa.Column(UtcDateTime(), nullable=nullable, index=index)
 
 
 class User(SQLModel, table=True):
@@ -36,8 +36,12 @@ class User(SQLModel, table=True):
     active: bool = Field(default=True, sa_column=sa.Column(sa.Boolean, nullable=False, default=True))
     # Demo users exist for trying the system out; production refuses to start while any exist.
     is_demo: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, default=False))
-    # Reserved for TOTP second factor; unused until MFA is enabled.
-    totp_secret: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    # The TOTP secret (RFC 6238), encrypted with a key derived from CC_SECRET_KEY; set when enrollment
+    # starts, in force once `totp_enabled_at` is set (the user confirmed it with a code).
+    totp_secret: str | None = Field(default=None, sa_column=sa.Column(sa.String(255), nullable=True))
+    totp_enabled_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # The last time step whose code was accepted: a code of that step or an earlier one is a replay.
+    totp_last_step: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
 
 
@@ -58,6 +62,22 @@ class LoginSession(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     ip: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
     user_agent: str | None = Field(default=None, sa_column=sa.Column(sa.String(400), nullable=True))
+    # A user whose role requires a second factor but who has none gets a session that may only set one up.
+    setup_only: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, default=False))
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time code that replaces a TOTP code once; only its keyed hash (HMAC-SHA-256) is stored."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("user.id"), nullable=False, index=True)
+    )
+    code_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    used_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
 
 class LoginFailure(SQLModel, table=True):
@@ -122,6 +142,49 @@ class SignedIn(Schema):
     user: MeRead
     csrf_token: str = SchemaField(
         description="send as the X-CSRF-Token header on every POST/PUT/PATCH/DELETE"
+    )
+    second_factor_setup_required: bool = SchemaField(
+        False,
+        description="true: the role requires two-factor sign-in and the user has none yet; this session may "
+        "only set it up (/api/v1/second-factor/enrollment), every other operation answers 403",
+    )
+
+
+class SecondFactorChallenge(Schema):
+    second_factor_required: bool = SchemaField(True, description="always true: send a code to finish")
+    challenge: str = SchemaField(description="send with the code to POST /api/v1/session/second-factor")
+    expires_in: int = SchemaField(description="seconds the challenge stays valid")
+    methods: list[str] = SchemaField(description='"totp" (authenticator app) and "recovery_code"')
+
+
+class SecondFactorBody(Schema):
+    challenge: str = SchemaField(min_length=1, max_length=1000)
+    code: str | None = SchemaField(
+        None, max_length=20, description="the 6-digit code of the authenticator app"
+    )
+    recovery_code: str | None = SchemaField(None, max_length=40, description="one unused recovery code")
+
+
+class SecondFactorStatus(Schema):
+    enrolled: bool
+    required: bool = SchemaField(description="whether the user's role requires two-factor sign-in")
+    enrolled_at: datetime | None
+    recovery_codes_left: int
+
+
+class EnrollmentStarted(Schema):
+    secret: str = SchemaField(description="base32 TOTP secret (30 s steps, 6 digits, SHA-1), to type in")
+    otpauth_uri: str = SchemaField(description="otpauth:// URI for authenticator apps (also as a QR code)")
+    qr_code_url: str = SchemaField(description="an SVG image of the QR code, for this session only")
+
+
+class EnrollmentConfirm(Schema):
+    code: str = SchemaField(min_length=1, max_length=20, description="the app's current 6-digit code")
+
+
+class EnrollmentConfirmed(Schema):
+    recovery_codes: list[str] = SchemaField(
+        description="one-time codes for when the phone is lost; shown once"
     )
 
 

@@ -21,6 +21,8 @@ class Principal:
     court_code: str
     role: Role  # a court system's token acts with the clerk's role in its court
     session_id: int | None = None
+    # A session of a user who must set up two-factor sign-in first: it may do nothing else.
+    setup_only: bool = False
 
     @property
     def label(self) -> str:

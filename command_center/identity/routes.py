@@ -9,6 +9,7 @@ from command_center.api import Call, Page, Router, json_response
 from command_center.courts.directory import CourtDirectory
 from command_center.errors import Forbidden, InvalidInput, NotFound
 from command_center.identity import service
+from command_center.identity import sign_in as sign_in_flow
 from command_center.identity.auth import SESSION_COOKIE
 from command_center.identity.models import (
     ApiTokenCreate,
@@ -17,6 +18,8 @@ from command_center.identity.models import (
     ApiTokenRead,
     CourtSummary,
     MeRead,
+    SecondFactorBody,
+    SecondFactorChallenge,
     SignedIn,
     SignInBody,
     User,
@@ -61,18 +64,36 @@ def _set_session_cookie(response: Response, value: str, settings: Settings) -> N
     )
 
 
+def _signed_in_response(call: Call, signed_in: sign_in_flow.SignIn) -> Response:
+    services = call.services
+    result = SignedIn(
+        user=_me_of_user(signed_in.user, services.directory, auth="session"),
+        csrf_token=signed_in.login_session.csrf_token,
+        second_factor_setup_required=signed_in.setup_only,
+    )
+    response = json_response(result)
+    _set_session_cookie(response, signed_in.cookie_token, services.settings)
+    return response
+
+
 @router.post(
     "/session",
-    summary="Sign in with username and password: sets the session cookie and returns the CSRF token",
+    summary="Sign in with username and password: sets the session cookie and returns the CSRF token; "
+    "a user with two-factor sign-in gets 202 and a challenge to finish at /api/v1/session/second-factor",
     body=SignInBody,
     response=SignedIn,
     auth=False,
     csrf=False,
+    extra_responses={
+        202: "second factor required: a SecondFactorChallenge (no cookie yet)",
+        401: "wrong username or password",
+        429: "too many failed sign-ins: try again after Retry-After seconds",
+    },
 )
 async def create_session(call: Call) -> Response:
     body: SignInBody = call.body
     services = call.services
-    signed_in = await service.sign_in(
+    outcome = await sign_in_flow.sign_in(
         services.db,
         settings=services.settings,
         username=body.username,
@@ -80,16 +101,46 @@ async def create_session(call: Call) -> Response:
         ip=client_ip(call.request),
         user_agent=call.request.headers.get("user-agent"),
     )
-    result = SignedIn(
-        user=_me_of_user(signed_in.user, services.directory, auth="session"),
-        csrf_token=signed_in.login_session.csrf_token,
+    if isinstance(outcome, sign_in_flow.SecondFactorRequired):
+        challenge = SecondFactorChallenge(
+            challenge=outcome.challenge, expires_in=outcome.expires_in, methods=["totp", "recovery_code"]
+        )
+        return json_response(challenge, status=202)
+    return _signed_in_response(call, outcome)
+
+
+@router.post(
+    "/session/second-factor",
+    summary="Finish a two-factor sign-in with the challenge and a TOTP code or a recovery code",
+    body=SecondFactorBody,
+    response=SignedIn,
+    auth=False,
+    csrf=False,
+    extra_responses={
+        401: "the challenge is not valid (expired, used up) or the code is wrong",
+        429: "too many wrong codes: try again after Retry-After seconds",
+    },
+)
+async def finish_session(call: Call) -> Response:
+    body: SecondFactorBody = call.body
+    signed_in = await sign_in_flow.complete_sign_in(
+        call.services.db,
+        settings=call.services.settings,
+        challenge_token=body.challenge,
+        code=body.code,
+        recovery_code=body.recovery_code,
+        ip=client_ip(call.request),
+        user_agent=call.request.headers.get("user-agent"),
     )
-    response = json_response(result)
-    _set_session_cookie(response, signed_in.cookie_token, services.settings)
-    return response
+    return _signed_in_response(call, signed_in)
 
 
-@router.delete("/session", summary="Sign out: ends the session and clears its cookie", status=204)
+@router.delete(
+    "/session",
+    summary="Sign out: ends the session and clears its cookie",
+    status=204,
+    extra_responses={422: "called with an API token: there is no session to end"},
+)
 async def delete_session(call: Call) -> Response:
     principal = call.user
     if principal.session_id is None:

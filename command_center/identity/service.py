@@ -1,4 +1,4 @@
-"""Users, password sign-in with throttling, browser sessions and court systems' API tokens."""
+"""Users and their passwords, browser sessions and court systems' API tokens (sign-in: `sign_in.py`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -14,25 +13,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.audit import service as audit
-from command_center.db import Database, utcnow
+from command_center.db import utcnow
 from command_center.errors import (
-    AppError,
     Conflict,
     InvalidInput,
     NotAuthenticated,
     NotFound,
-    TooManyRequests,
 )
 from command_center.identity.models import ApiToken, LoginSession, User
 from command_center.identity.passwords import hash_password, needs_rehash, verify_password
 from command_center.identity.principal import Principal, Role
 from command_center.identity.throttle import (  # prune_login_failures is re-exported for jobs
     aware,
-    check_login_throttle,
-    clear_login_failures,
     normalize_username,
     prune_login_failures,  # noqa: F401
-    record_login_failure,
 )
 from command_center.settings import Settings
 
@@ -56,7 +50,7 @@ def _invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", details=[{"field": field, "message": message}])
 
 
-def user_principal(user: User, *, session_id: int | None = None) -> Principal:
+def user_principal(user: User, *, session_id: int | None = None, setup_only: bool = False) -> Principal:
     assert user.id is not None
     return Principal(
         kind="user",
@@ -65,6 +59,7 @@ def user_principal(user: User, *, session_id: int | None = None) -> Principal:
         court_code=user.court_code,
         role=Role(user.role),
         session_id=session_id,
+        setup_only=setup_only,
     )
 
 
@@ -169,10 +164,10 @@ async def demo_usernames(session: AsyncSession) -> list[str]:
 async def authenticate_password(session: AsyncSession, *, username: str, password: str) -> User | None:
     """The user whose password this is (active or not), else None; upgrades an outdated hash."""
     user = await get_by_username(session, username=username)
-    return user if await _password_matches(session, user, password) else None
+    return user if await password_matches(session, user, password) else None
 
 
-async def _password_matches(session: AsyncSession, user: User | None, password: str) -> bool:
+async def password_matches(session: AsyncSession, user: User | None, password: str) -> bool:
     # Unknown usernames are checked against a dummy hash: same time, same answer.
     if not await verify_password(user.password_hash if user else None, password):
         return False
@@ -186,95 +181,14 @@ async def _password_matches(session: AsyncSession, user: User | None, password: 
 # --- sign-in and browser sessions ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SignIn:
-    user: User
-    login_session: LoginSession
-    cookie_token: str  # the cookie's value; never stored
-    principal: Principal
-
-
-class _Refused(Exception):
-    def __init__(self, error: AppError, *, reason: str, counts: bool, user: User | None = None) -> None:
-        super().__init__(reason)
-        self.error, self.reason, self.counts = error, reason, counts
-        # A throttled attempt is refused before any password check: "denied", not "failure".
-        self.outcome = "denied" if isinstance(error, TooManyRequests) else "failure"
-        self.court_code = user.court_code if user else None
-        self.user_id = user.id if user else None
-
-
-async def sign_in(
-    db: Database, *, settings: Settings, username: str, password: str, ip: str, user_agent: str | None
-) -> SignIn:
-    """Checks the throttle and the password, opens a login session and audits it.
-
-    Owns its transactions (hence `db`, not a session): a refusal is raised after the attempt's
-    transaction rolled back, and its failure count and audit entry are written in a second one.
-    Raises NotAuthenticated (401) or TooManyRequests (429, with retry_after).
-    """
-    name = normalize_username(username)
-    try:
-        async with db.unit_of_work() as session:
-            return await _sign_in(
-                session, settings=settings, name=name, password=password, ip=ip, ua=user_agent
-            )
-    except _Refused as refused:
-        # The attempt's transaction has rolled back (on SQLite its write lock is released), so the
-        # failure count and the audit entry go into a transaction of their own, together.
-        async with db.unit_of_work() as session:
-            if refused.counts:
-                await record_login_failure(session, username=name, ip=ip)
-            await audit.record(
-                session,
-                action="identity.sign_in",
-                actor_label=f"sign-in:{name[:64]}",
-                court_code=refused.court_code,
-                subject_type="user",
-                subject_id=str(refused.user_id) if refused.user_id else None,
-                outcome=refused.outcome,
-                details={"reason": refused.reason, "ip": ip},
-            )
-        raise refused.error from None
-
-
-async def _sign_in(
-    session: AsyncSession, *, settings: Settings, name: str, password: str, ip: str, ua: str | None
-) -> SignIn:
-    try:
-        # Checked before the password, so a locked account stays locked even for the right one.
-        await check_login_throttle(session, settings=settings, username=name, ip=ip)
-    except TooManyRequests as exc:
-        raise _Refused(exc, reason=f"locked_{exc.details['locked']}", counts=False) from None
-    user = await get_by_username(session, username=name)
-    if not await _password_matches(session, user, password):
-        reason = "wrong_password" if user else "unknown_username"
-        raise _Refused(NotAuthenticated(WRONG_CREDENTIALS), reason=reason, counts=True, user=user)
-    assert user is not None
-    if not user.active:
-        error = NotAuthenticated(
-            "This account is disabled. Ask your court's administrator.", code="account_disabled"
-        )
-        raise _Refused(error, reason="account_disabled", counts=False, user=user)
-    await clear_login_failures(session, username=name)
-    login_session, cookie_token = await open_session(
-        session, user=user, settings=settings, ip=ip, user_agent=ua
-    )
-    principal = user_principal(user, session_id=login_session.id)
-    await audit.record(
-        session,
-        action="identity.sign_in",
-        actor=principal,
-        court_code=user.court_code,
-        subject_type="user",
-        subject_id=str(user.id),
-        details={"ip": ip, "session_id": login_session.id},
-    )
-    return SignIn(user=user, login_session=login_session, cookie_token=cookie_token, principal=principal)
-
-
 async def open_session(
-    session: AsyncSession, *, user: User, settings: Settings, ip: str | None, user_agent: str | None
+    session: AsyncSession,
+    *,
+    user: User,
+    settings: Settings,
+    ip: str | None,
+    user_agent: str | None,
+    setup_only: bool = False,
 ) -> tuple[LoginSession, str]:
     """Adds a login session for the user; returns it and the cookie token (stored only as SHA-256)."""
     cookie_token = secrets.token_urlsafe(32)
@@ -288,6 +202,7 @@ async def open_session(
         last_seen_at=now,
         ip=(ip or None) and ip[:64],
         user_agent=(user_agent or None) and user_agent[:400],
+        setup_only=setup_only,
     )
     session.add(login_session)
     await session.flush()
@@ -320,7 +235,8 @@ async def authenticate_session(
     if now - aware(login_session.last_seen_at) >= TOUCH_INTERVAL:
         login_session.last_seen_at = now
         await session.flush()
-    return user_principal(user, session_id=login_session.id), login_session
+    principal = user_principal(user, session_id=login_session.id, setup_only=login_session.setup_only)
+    return principal, login_session
 
 
 async def revoke_session(session: AsyncSession, *, session_id: int, actor: Principal | None = None) -> None:
@@ -398,7 +314,9 @@ async def list_tokens(
     """One page of the court's API tokens, revoked ones included, oldest first, and their total."""
     where = ApiToken.court_code == court_code
     total = await session.scalar(sa.select(sa.func.count()).select_from(ApiToken).where(where))
-    page = await session.scalars(sa.select(ApiToken).where(where).order_by(ApiToken.id).offset(offset).limit(limit))
+    page = await session.scalars(
+        sa.select(ApiToken).where(where).order_by(ApiToken.id).offset(offset).limit(limit)
+    )
     return list(page), total or 0
 
 

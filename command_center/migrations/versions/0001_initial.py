@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 12:12:06.841285
+Create Date: 2026-11-27 16:34:20.317882
 """
 
 from __future__ import annotations
@@ -188,7 +188,9 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('is_demo', sa.Boolean(), nullable=False),
-    sa.Column('totp_secret', sa.String(length=64), nullable=True),
+    sa.Column('totp_secret', sa.String(length=255), nullable=True),
+    sa.Column('totp_enabled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('totp_last_step', sa.BigInteger(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['court_code'], ['court.code'], name=op.f('fk_user_court_code_court')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user')),
@@ -268,12 +270,26 @@ def upgrade() -> None:
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.Column('user_agent', sa.String(length=400), nullable=True),
+    sa.Column('setup_only', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_login_session_user_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_login_session')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_login_session_token_hash'))
     )
     with op.batch_alter_table('login_session', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_session_user_id'), ['user_id'], unique=False)
+
+    op.create_table('recovery_code',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_recovery_code_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_code')),
+    sa.UniqueConstraint('code_hash', name=op.f('uq_recovery_code_code_hash'))
+    )
+    with op.batch_alter_table('recovery_code', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recovery_code_user_id'), ['user_id'], unique=False)
 
     op.create_table('campaign_task',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -456,6 +472,7 @@ def upgrade() -> None:
     sa.Column('rule', sa.String(length=200), nullable=False),
     sa.Column('state', sa.Enum('open', 'closed', name='supervision_order_state', native_enum=False, length=32), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('overdue_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['escalation_id'], ['escalation.id'], name=op.f('fk_supervision_order_escalation_id_escalation')),
     sa.ForeignKeyConstraint(['issuing_court'], ['court.code'], name=op.f('fk_supervision_order_issuing_court_court')),
@@ -466,6 +483,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('supervision_order', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_supervision_order_request_id'), ['request_id'], unique=False)
+        batch_op.create_index('ix_supervision_order_state_ends_at', ['state', 'ends_at'], unique=False)
 
     op.create_table('video_directive',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -540,6 +558,7 @@ def downgrade() -> None:
 
     op.drop_table('video_directive')
     with op.batch_alter_table('supervision_order', schema=None) as batch_op:
+        batch_op.drop_index('ix_supervision_order_state_ends_at')
         batch_op.drop_index(batch_op.f('ix_supervision_order_request_id'))
 
     op.drop_table('supervision_order')
@@ -581,6 +600,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_campaign_task_campaign_court')
 
     op.drop_table('campaign_task')
+    with op.batch_alter_table('recovery_code', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recovery_code_user_id'))
+
+    op.drop_table('recovery_code')
     with op.batch_alter_table('login_session', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_session_user_id'))
 

@@ -101,7 +101,7 @@ async def test_a_wrong_password_leaves_an_outdated_hash_alone(session: Any) -> N
 
 async def test_set_password_ends_the_users_sessions(session: Any, settings: Any) -> None:
     user = await make(session)
-    login_session, cookie = await service.open_session(
+    _login_session, cookie = await service.open_session(
         session, user=user, settings=settings, ip=None, user_agent=None
     )
     await service.set_password(session, user_id=user.id, password="a-brand-new-password")
