@@ -1,10 +1,19 @@
-"""One publisher to N subscribers through the media server at 640x480: server CPU per subscriber, join-to-frame.
+"""One publisher to N subscribers through the media server at 640x480: forwarding against decode/re-encode.
 
-The media server (`realtime.video.media.Room`, the MediaRelay subscription path) runs in a child process
-and is driven over its stdin/stdout with JSON lines, so `time.process_time()` there counts the server's
-work alone. Publisher and subscribers are aiortc clients in this process; the publisher sends synthetic
-640x480 frames (a moving gradient, 30 fps). ICE uses 127.0.0.1 only, so no packet leaves the machine.
-Ratios are against N = 1 of the same run.
+The media server (`realtime.video.media.Room`) runs in a child process, with either subscription path:
+`relay` (MediaRelay: decode once, encode per subscriber) or `forward` (encoded frames forwarded). It is
+driven over its stdin/stdout with JSON lines, so `time.process_time()` there counts the server's work
+alone. Publisher and subscribers are aiortc clients in this process; the publisher sends synthetic 640x480
+VP8 (a moving gradient, 30 fps). ICE uses 127.0.0.1 only, so no packet leaves the machine.
+
+1. Both paths in the same run: server CPU per subscriber and join→first decoded frame (decoding clients);
+   forwarding is reported as a ratio against the relay path.
+2. Capacity with forwarding: the most subscribers for which every one still receives ≥ 20 complete frames
+   per second. These clients count complete encoded frames without decoding them, so their own CPU (all
+   in this one process, reported alongside) is not what limits the count; a browser decoding each stream
+   pays its own decoder on its own machine.
+3. `--soak SECONDS`: 1 publisher and 6 decoding subscribers with forwarding; frame rate and server RSS
+   sampled over time (`make soak`).
 """
 
 from __future__ import annotations
@@ -16,22 +25,35 @@ import sys
 import time
 from typing import Any
 
-SUBSCRIBERS = (1, 2, 4, 8)
-WINDOW_SECONDS = 6.0
+COMPARE = (1, 4, 8)  # subscribers, both paths
+CAPACITY = (8, 16, 32, 48, 64, 96, 128)  # subscribers, forwarding, counting clients
+TARGET_FPS = 20
+WINDOW_SECONDS = 8.0
 WIDTH, HEIGHT, FPS = 640, 480, 30
+SOAK_SUBSCRIBERS = 6
+SOAK_SAMPLE_SECONDS = 30.0
 
 
 # --- the server side (child process) -------------------------------------------------------------
 
 
-async def serve() -> None:
+def rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+async def serve(mode: str) -> None:
+    from aiortc.exceptions import InvalidStateError
+
     from realtime.video.ice import use_host_addresses
-    from realtime.video.media import Peer, RelaySubscriptions, Room
+    from realtime.video.media import ForwardingSubscriptions, Peer, RelaySubscriptions, Room
 
     use_host_addresses(["127.0.0.1"])
-    room = Room(
-        1, subscriptions=RelaySubscriptions(), recording_dir=None, segment_seconds=60, on_segment=None
-    )
+    subscriptions = ForwardingSubscriptions() if mode == "forward" else RelaySubscriptions()
+    room = Room(1, subscriptions=subscriptions, recording_dir=None, segment_seconds=60, on_segment=None)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -58,9 +80,10 @@ async def serve() -> None:
             )
             await room.connect(peer)
         elif op == "answer":
-            await room.answer(user, command["sdp"])
+            with contextlib.suppress(InvalidStateError):  # an answer racing the end of the run
+                await room.answer(user, command["sdp"])
         elif op == "cpu":
-            send({"op": "cpu", "seconds": time.process_time()})
+            send({"op": "cpu", "seconds": time.process_time(), "rss": rss_bytes()})
         elif op == "stop":
             break
     await room.close()
@@ -116,15 +139,26 @@ class Server:
         await self.process.stdin.drain()
 
     async def cpu(self) -> float:
+        return (await self.sample())["seconds"]
+
+    async def sample(self) -> dict[str, Any]:
         await self.send(op="cpu")
-        return (await self.queue("cpu", None).get())["seconds"]
+        return await self.queue("cpu", None).get()
 
 
 class Client:
-    """An aiortc participant: answers the server's offers; counts the first decoded frame."""
+    """An aiortc participant: answers the server's offers; counts the first decoded frame.
 
-    def __init__(self, server: Server, user: int, *, publish: bool) -> None:
+    With `decode=False` it counts complete encoded video frames instead (the receiver's frames are taken
+    before its decoder, as the server's forwarding does), so many clients fit in this one process.
+    """
+
+    def __init__(self, server: Server, user: int, *, publish: bool, decode: bool = True) -> None:
+        from types import SimpleNamespace
+
         from aiortc import RTCConfiguration, RTCPeerConnection
+
+        from realtime.video.forwarding import tap_receiver
 
         self.server, self.user, self.publish = server, user, publish
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -133,10 +167,22 @@ class Client:
         self.readers: list[asyncio.Task[None]] = []
         self.track = _synthetic_track() if publish else None
         self.offers = asyncio.create_task(self._answer_offers())
+        self.counted: Any = None
 
         @self.pc.on("track")
         def on_track(track: Any) -> None:
-            self.readers.append(asyncio.create_task(self._read(track)))
+            if decode or track.kind != "video":
+                self.readers.append(asyncio.create_task(self._read(track)))
+                return
+            # Synchronous, so before the receiver starts: the same seam the server's forwarding uses.
+            (transceiver,) = [t for t in self.pc.getTransceivers() if t.receiver.track is track]
+            source = tap_receiver(transceiver)
+            source.published = SimpleNamespace(muted=False, frames=0, codec=None, size=None)
+            self.counted = source
+
+    @property
+    def video_frames(self) -> int:
+        return self.counted.frames if self.counted is not None else self.frames
 
     async def _read(self, track: Any) -> None:
         from aiortc.mediastreams import MediaStreamError
@@ -175,90 +221,169 @@ class Client:
         await self.pc.close()
 
 
-async def run_case(subscribers: int) -> dict[str, float]:
-    from realtime.video.ice import use_host_addresses
-
-    use_host_addresses(["127.0.0.1"])
+async def start_server(mode: str) -> tuple[asyncio.subprocess.Process, Server]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bench.bench_video",
         "--serve",
+        mode,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
-    server = Server(process)
+    return process, Server(process)
+
+
+async def stop_server(process: asyncio.subprocess.Process, server: Server, clients: list[Client]) -> None:
+    for client in clients:
+        with contextlib.suppress(Exception):
+            await client.close()
+    with contextlib.suppress(Exception):
+        await server.send(op="stop")
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(process.wait(), 20)
+    if process.returncode is None:
+        process.kill()
+    server.reader.cancel()
+
+
+async def run_case(mode: str, subscribers: int, *, decode: bool = True) -> dict[str, float]:
+    from realtime.video.ice import use_host_addresses
+
+    use_host_addresses(["127.0.0.1"])
+    process, server = await start_server(mode)
     clients: list[Client] = []
     try:
         publisher = Client(server, 1, publish=True)
         clients.append(publisher)
         await publisher.join()
-        # The publisher alone, for the server's idle cost of receiving and draining one stream.
+        # The publisher alone, for the server's idle cost of receiving one stream.
         await asyncio.sleep(3)
         base0 = await server.cpu()
         await asyncio.sleep(WINDOW_SECONDS)
         alone = (await server.cpu() - base0) / WINDOW_SECONDS
         firsts = []
         for n in range(subscribers):
-            client = Client(server, 100 + n, publish=False)
+            client = Client(server, 100 + n, publish=False, decode=decode)
             clients.append(client)
             started = await client.join()
             firsts.append((client, started))
-        delays = [await asyncio.wait_for(c.first_frame, 60) - started for c, started in firsts]
+        if decode:
+            delays = [await asyncio.wait_for(c.first_frame, 60) - started for c, started in firsts]
+        else:
+            await asyncio.wait_for(_all_counting(firsts), 60)
+            delays = [0.0]
         await asyncio.sleep(2)
-        before = await server.cpu()
-        frames_before = [c.frames for c, _ in firsts]
+        before, own_before = await server.cpu(), time.process_time()
+        frames_before = [c.video_frames for c, _ in firsts]
         await asyncio.sleep(WINDOW_SECONDS)
         total = (await server.cpu() - before) / WINDOW_SECONDS
-        delivered = [(c.frames - f) / WINDOW_SECONDS for (c, _), f in zip(firsts, frames_before, strict=True)]
+        own = (time.process_time() - own_before) / WINDOW_SECONDS
+        delivered = [
+            (c.video_frames - f) / WINDOW_SECONDS for (c, _), f in zip(firsts, frames_before, strict=True)
+        ]
         return {
             "fps": sum(delivered) / len(delivered),
+            "min_fps": min(delivered),
             "cpu_total": total,
+            "cpu_alone": alone,
             "cpu_per_subscriber": (total - alone) / subscribers,
             "first_frame_ms": 1000 * sum(delays) / len(delays),
+            "clients_cpu": own,
         }
     finally:
-        for client in clients:
-            with contextlib.suppress(Exception):
-                await client.close()
-        with contextlib.suppress(Exception):
-            await server.send(op="stop")
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(process.wait(), 20)
-        if process.returncode is None:
-            process.kill()
-        server.reader.cancel()
+        await stop_server(process, server, clients)
+
+
+async def _all_counting(firsts: list[tuple[Client, float]]) -> None:
+    while not all(c.video_frames > 0 for c, _ in firsts):
+        await asyncio.sleep(0.05)
 
 
 def main() -> None:
-    results = {}
-    for n in SUBSCRIBERS:
-        results[n] = asyncio.run(run_case(n))
-    base = results[SUBSCRIBERS[0]]
+    results = {(mode, n): asyncio.run(run_case(mode, n)) for n in COMPARE for mode in ("relay", "forward")}
     print(
-        f"one publisher, {WIDTH}x{HEIGHT} VP8, MediaRelay (decode once, encode per subscriber); "
-        f"window {WINDOW_SECONDS:.0f} s"
+        f"one publisher, {WIDTH}x{HEIGHT} VP8 at {FPS} fps; window {WINDOW_SECONDS:.0f} s; server CPU is the "
+        "server process's CPU time (100% = one core)"
     )
+    print("relay = MediaRelay (decode once, encode per subscriber); forward = encoded frames forwarded")
+    print("fps is what each subscriber decoded: below the source's, the machine was saturated.")
     print(
-        "CPU is the server process's CPU time over the window (100% = one core); fps is what each subscriber"
+        f"{'path':>8} {'subscribers':>11} {'server CPU':>11} {'CPU/subscriber':>15} {'vs relay':>9} "
+        f"{'join→frame ms':>14} {'vs relay':>9} {'fps':>5}"
     )
-    print(
-        "decoded: where it falls below the source's, the machine was saturated and CPU/subscriber reads low."
-    )
-    print(
-        f"{'subscribers':>11} {'server CPU':>11} {'CPU/subscriber':>15} {'ratio':>6} "
-        f"{'join→frame ms':>14} {'ratio':>6} {'fps':>5}"
-    )
-    for n, r in results.items():
+    for (mode, n), r in results.items():
+        base = results[("relay", n)]
         print(
-            f"{n:>11} {100 * r['cpu_total']:>10.1f}% {100 * r['cpu_per_subscriber']:>14.1f}% "
-            f"{r['cpu_per_subscriber'] / base['cpu_per_subscriber']:>6.2f} {r['first_frame_ms']:>14.0f} "
-            f"{r['first_frame_ms'] / base['first_frame_ms']:>6.2f} {r['fps']:>5.1f}"
+            f"{mode:>8} {n:>11} {100 * r['cpu_total']:>10.1f}% {100 * r['cpu_per_subscriber']:>14.2f}% "
+            f"{r['cpu_per_subscriber'] / base['cpu_per_subscriber']:>9.3f} {r['first_frame_ms']:>14.0f} "
+            f"{r['first_frame_ms'] / base['first_frame_ms']:>9.2f} {r['fps']:>5.1f}"
         )
+    print(
+        f"\ncapacity with forwarding: clients count complete encoded frames (no decoding); target {TARGET_FPS} fps"
+    )
+    print(
+        f"{'subscribers':>11} {'server CPU':>11} {'CPU/subscriber':>15} {'mean fps':>9} {'min fps':>8} "
+        f"{'clients CPU':>12}"
+    )
+    largest = 0
+    for n in CAPACITY:
+        r = asyncio.run(run_case("forward", n, decode=False))
+        print(
+            f"{n:>11} {100 * r['cpu_total']:>10.1f}% {100 * r['cpu_per_subscriber']:>14.2f}% "
+            f"{r['fps']:>9.1f} {r['min_fps']:>8.1f} {100 * r['clients_cpu']:>11.1f}%"
+        )
+        if r["min_fps"] < TARGET_FPS:
+            break
+        largest = n
+    print(f"largest session measured at >= {TARGET_FPS} fps for every subscriber: {largest} subscribers")
+
+
+async def soak(seconds: float) -> None:
+    from realtime.video.ice import use_host_addresses
+
+    use_host_addresses(["127.0.0.1"])
+    process, server = await start_server("forward")
+    clients: list[Client] = []
+    try:
+        publisher = Client(server, 1, publish=True)
+        clients.append(publisher)
+        await publisher.join()
+        subscribers = [Client(server, 100 + n, publish=False) for n in range(SOAK_SUBSCRIBERS)]
+        clients.extend(subscribers)
+        for client in subscribers:
+            await client.join()
+        await asyncio.gather(*(asyncio.wait_for(c.first_frame, 60) for c in subscribers))
+        print(f"soak: 1 publisher, {SOAK_SUBSCRIBERS} subscribers, forwarding, {WIDTH}x{HEIGHT} at {FPS} fps")
+        print(f"{'t s':>6} {'min fps':>8} {'mean fps':>9} {'server CPU':>11} {'server RSS MiB':>15}")
+        started = time.perf_counter()
+        last = await server.sample()
+        frames = [c.frames for c in subscribers]
+        rss = []
+        while (elapsed := time.perf_counter() - started) < seconds:
+            await asyncio.sleep(min(SOAK_SAMPLE_SECONDS, seconds - elapsed))
+            now = await server.sample()
+            interval = now["seconds"] - last["seconds"]
+            span = time.perf_counter() - started - elapsed
+            fps = [(c.frames - f) / span for c, f in zip(subscribers, frames, strict=True)]
+            frames, last = [c.frames for c in subscribers], now
+            rss.append(now["rss"] / 2**20)
+            print(
+                f"{time.perf_counter() - started:>6.0f} {min(fps):>8.1f} {sum(fps) / len(fps):>9.1f} "
+                f"{100 * interval / span:>10.1f}% {rss[-1]:>15.1f}"
+            )
+        half = len(rss) // 2
+        if half:
+            early, late = sum(rss[:half]) / half, sum(rss[half:]) / (len(rss) - half)
+            print(f"server RSS: first half mean {early:.1f} MiB, second half mean {late:.1f} MiB")
+    finally:
+        await stop_server(process, server, clients)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--serve"]:
-        asyncio.run(serve())
+    if sys.argv[1:2] == ["--serve"]:
+        asyncio.run(serve(sys.argv[2]))
+    elif sys.argv[1:2] == ["--soak"]:
+        asyncio.run(soak(float(sys.argv[2]) if len(sys.argv) > 2 else 600.0))
     else:
         main()

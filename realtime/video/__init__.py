@@ -23,10 +23,15 @@ def video_namespace(services: Services) -> VideoNamespace:
     from realtime.video.media import VideoHub
     from realtime.video.routes import recording_root
     from realtime.video.signaling import VideoNamespace
+    from realtime.video.subscriptions import subscriptions_factory
 
     settings = services.settings
     use_host_addresses(settings.webrtc_host_addresses)
-    hub = VideoHub(recording_dir=recording_root(settings), segment_seconds=settings.video_segment_seconds)
+    hub = VideoHub(
+        recording_dir=recording_root(settings),
+        segment_seconds=settings.video_segment_seconds,
+        subscriptions_factory=subscriptions_factory(forwarding=settings.video_forwarding),
+    )
     namespace = VideoNamespace(lambda: services, hub)
     services.extras["video"] = namespace
     return namespace

@@ -4,7 +4,9 @@ Ownership (who closes what):
 - `VideoHub` owns the rooms; the app's shutdown closes the hub, which closes every room.
 - `Room` owns its peers, its `SegmentRecorder` and its `TrackSubscriptions`.
 - `Peer` owns its RTCPeerConnection; the tracks a participant publishes are `PublishedTrack`s owned by
-  that peer, each drained by a blackhole so an unread remote track never buffers without bound.
+  that peer. With forwarding (`ForwardingSubscriptions`, the default) the encoded frames are taken from
+  the receiver before any decoding; with `RelaySubscriptions` each is drained by a blackhole, so an
+  unread remote track never buffers without bound.
 - A subscription's track is owned by the subscriber's peer and released when either side leaves.
 
 The server always makes the offers (also on renegotiation), so the two sides never both offer at once.
@@ -19,10 +21,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.contrib.media import MediaBlackhole, MediaRelay
 from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
@@ -30,6 +31,7 @@ from aiortc.sdp import candidate_from_sdp
 from av import AudioFrame
 
 from realtime.video.recording import ClosedSegment, SegmentRecorder
+from realtime.video.subscriptions import ForwardingSubscriptions, RelaySubscriptions, TrackSubscriptions
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ class PublishedTrack(MediaStreamTrack):
     """A track a participant publishes, as the server reads it: counts frames and applies the host's mute.
 
     A muted microphone yields silence of the same shape, so subscribers and the recording keep their timing.
+    When frames are forwarded encoded, `recv` is never called: the forwarding source counts `frames`,
+    notes `codec` and the last keyframe's `size`, and replaces a muted microphone's frames by Opus silence.
     """
 
     def __init__(self, remote: MediaStreamTrack, *, owner: int, source: str) -> None:
@@ -58,6 +62,8 @@ class PublishedTrack(MediaStreamTrack):
         self.source = source
         self.muted = False
         self.frames = 0
+        self.codec: str | None = None
+        self.size: tuple[int, int] | None = None
 
     async def recv(self) -> Any:
         if self.readyState != "live":
@@ -71,43 +77,6 @@ class PublishedTrack(MediaStreamTrack):
             silent.sample_rate, silent.pts, silent.time_base = frame.sample_rate, frame.pts, frame.time_base
             return silent
         return frame
-
-
-class TrackSubscriptions(Protocol):
-    """How a subscriber gets a publisher's media: the step a forwarding implementation replaces.
-
-    `drain` makes sure a published track is always read; `subscribe` returns the track to put on a
-    subscriber's sender (or recorder); `release` ends one subscription; `close` ends them all.
-    """
-
-    def drain(self, published: PublishedTrack) -> None: ...
-
-    def subscribe(self, published: PublishedTrack) -> MediaStreamTrack: ...
-
-    def release(self, track: MediaStreamTrack) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-class RelaySubscriptions:
-    """Decode once, re-encode per subscriber: MediaRelay, unbuffered (a slow reader drops frames)."""
-
-    def __init__(self) -> None:
-        self.relay = MediaRelay()
-        self.blackhole = MediaBlackhole()
-
-    def drain(self, published: PublishedTrack) -> None:
-        self.blackhole.addTrack(self.relay.subscribe(published, buffered=False))
-        asyncio.ensure_future(self.blackhole.start())
-
-    def subscribe(self, published: PublishedTrack) -> MediaStreamTrack:
-        return self.relay.subscribe(published, buffered=False)
-
-    def release(self, track: MediaStreamTrack) -> None:
-        track.stop()
-
-    async def close(self) -> None:
-        await self.blackhole.stop()
 
 
 @dataclass
@@ -185,7 +154,8 @@ class Room:
                 session_id=session_id,
                 directory=recording_dir / f"session-{session_id}",
                 segment_seconds=segment_seconds,
-                subscribe=subscriptions.subscribe,
+                subscribe=subscriptions.record,
+                passthrough=subscriptions.encoded,
                 release=subscriptions.release,
                 on_closed=on_segment,
             )
@@ -203,7 +173,9 @@ class Room:
             self._watch(peer)
             if peer.publishes:
                 for source, kind in (("mic", "audio"), ("camera", "video")):
-                    peer.publish_transceivers[source] = peer.pc.addTransceiver(kind, direction="recvonly")
+                    transceiver = peer.pc.addTransceiver(kind, direction="recvonly")
+                    self.subscriptions.attach_receiver(transceiver)
+                    peer.publish_transceivers[source] = transceiver
             for other in self.peers.values():
                 if other is not peer:
                     for published in other.published.values():
@@ -278,6 +250,7 @@ class Room:
     def _subscribe(self, subscriber: Peer, published: PublishedTrack) -> None:
         track = self.subscriptions.subscribe(published)
         transceiver = subscriber.pc.addTransceiver(track, direction="sendonly")
+        self.subscriptions.attach_sender(track, transceiver)
         subscriber.subscriptions.append(Subscription(published.owner, published.source, track, transceiver))
 
     def _end_subscription(self, sub: Subscription) -> None:
@@ -369,9 +342,9 @@ class Room:
             transceiver = peer.publish_transceivers.get("screen")
             if on:
                 if transceiver is None:
-                    peer.publish_transceivers["screen"] = peer.pc.addTransceiver(
-                        "video", direction="recvonly"
-                    )
+                    transceiver = peer.pc.addTransceiver("video", direction="recvonly")
+                    self.subscriptions.attach_receiver(transceiver)
+                    peer.publish_transceivers["screen"] = transceiver
                     self._renegotiate(peer)
                 elif "screen" in peer.idle:
                     self._publish(peer, peer.idle.pop("screen"))
@@ -459,7 +432,7 @@ class VideoHub:
         segment_seconds: float,
         on_segment: Callable[[ClosedSegment], Awaitable[None]] | None = None,
         on_peer_lost: Callable[[int, int], Awaitable[None]] | None = None,
-        subscriptions_factory: Callable[[], TrackSubscriptions] = RelaySubscriptions,
+        subscriptions_factory: Callable[[], TrackSubscriptions] = ForwardingSubscriptions,
     ) -> None:
         self.recording_dir = recording_dir
         self.segment_seconds = segment_seconds
@@ -498,6 +471,7 @@ class VideoHub:
 
 
 __all__ = [
+    "ForwardingSubscriptions",
     "MediaStreamError",
     "Peer",
     "PublishedTrack",

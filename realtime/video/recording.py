@@ -1,5 +1,10 @@
 """Server-side recording in Matroska segments (VP8 + Opus) that stay playable if the process dies.
 
+With forwarding, VP8 video and Opus audio arrive encoded (`fanout.EncodedFrame`) and are muxed as
+they are: no decoding, no encoding. A track in another codec (H.264) arrives decoded and is encoded to
+VP8 as on the MediaRelay path. A forwarded video stream starts at a keyframe: the segment gets the
+frames since the publisher's last keyframe, or a keyframe is asked for.
+
 A segment is one file holding every track published while it was open. The recorder rotates to a new
 segment every `segment_seconds` and whenever the set of published tracks changes (a Matroska header
 names its streams up front). The muxer flushes each packet and closes a cluster at least every second
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -26,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from realtime.video.fanout import EncodedFrame
+
 if TYPE_CHECKING:
     from realtime.video.media import PublishedTrack
 
@@ -37,6 +45,10 @@ VIDEO_FPS = 15  # recorded frame rate: enough for evidence, half the encoding wo
 SIZES = {"camera": (640, 480), "screen": (1280, 720)}
 MAX_PENDING_VIDEO = 8  # frames queued for the encoder before new video frames are dropped
 MS = Fraction(1, 1000)
+SIZE_WAIT_SECONDS = 3.0  # how long a new segment waits to learn a forwarded video stream's picture size
+OPUS_HEAD = (
+    b"OpusHead" + bytes([1, 2]) + (312).to_bytes(2, "little") + (48000).to_bytes(4, "little") + bytes(3)
+)
 
 SegmentClosed = Callable[["ClosedSegment"], Awaitable[None]]
 
@@ -99,33 +111,57 @@ class _StreamState:
     stream: Any
     kind: str
     size: tuple[int, int] | None
+    copy: str | None = None  # the codec of a stream muxed from encoded frames as they are
     last_pts: int = -1
     samples: int = 0
+    first: tuple[int, int] | None = None  # (RTP timestamp, pts) of the first copied frame
 
 
 class SegmentFile:
-    """One open Matroska file; every method but `submit_*` runs on the session's encoder thread."""
+    """One open Matroska file; every method runs on the session's recorder thread.
 
-    def __init__(self, path: Path, tracks: list[PublishedTrack]) -> None:
+    With `passthrough`, a track whose codec is VP8/Opus (or not yet known) gets a stream that is muxed from
+    encoded frames; `write` returns False for a frame that does not fit its stream (the codec changed).
+    """
+
+    def __init__(self, path: Path, tracks: list[PublishedTrack], *, passthrough: bool = False) -> None:
         self.path = path
         self.container = av.open(str(path), mode="w", format="matroska", options=CONTAINER_OPTIONS)
         self.streams: dict[int, _StreamState] = {}
         self.t0 = time.monotonic()
         for published in tracks:
+            codec = getattr(published, "codec", None)
             if published.kind == "video":
                 width, height = SIZES.get(published.source, SIZES["camera"])
-                stream = self.container.add_stream("libvpx", rate=VIDEO_FPS, options=VP8_OPTIONS)
-                stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-                stream.codec_context.time_base = MS
-                self.streams[id(published)] = _StreamState(stream, "video", (width, height))
+                if passthrough and codec in (None, "vp8"):
+                    width, height = getattr(published, "size", None) or (width, height)
+                    stream = self.container.add_stream("vp8")
+                    stream.width, stream.height, stream.time_base = width, height, MS
+                    self.streams[id(published)] = _StreamState(stream, "video", (width, height), "vp8")
+                else:
+                    stream = self.container.add_stream("libvpx", rate=VIDEO_FPS, options=VP8_OPTIONS)
+                    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+                    stream.codec_context.time_base = MS
+                    self.streams[id(published)] = _StreamState(stream, "video", (width, height))
+            elif passthrough and codec in (None, "opus"):
+                stream = self.container.add_stream("opus", rate=48000)
+                stream.layout = "stereo"
+                stream.codec_context.extradata = OPUS_HEAD  # RFC 7845 §5.1, as browsers send: stereo, 48 kHz
+                stream.time_base = Fraction(1, 48000)
+                self.streams[id(published)] = _StreamState(stream, "audio", None, "opus")
             else:
                 stream = self.container.add_stream("libopus", rate=48000)
                 stream.layout = "stereo"
                 self.streams[id(published)] = _StreamState(stream, "audio", None)
             stream.metadata["title"] = f"user {published.owner} {published.source}"
 
-    def write(self, key: int, frame: Any, at: float) -> None:
+    def write(self, key: int, frame: Any, at: float) -> bool:
         state = self.streams[key]
+        if isinstance(frame, EncodedFrame) or state.copy is not None:
+            if not isinstance(frame, EncodedFrame) or frame.codec != state.copy:
+                return False
+            self._mux_encoded(state, frame, at)
+            return True
         if state.kind == "video":
             assert state.size is not None
             pts = int((at - self.t0) * 1000)
@@ -143,9 +179,33 @@ class SegmentFile:
             state.samples += frame.samples
         for packet in state.stream.encode(frame):
             self.container.mux(packet)
+        return True
+
+    def _mux_encoded(self, state: _StreamState, frame: EncodedFrame, at: float) -> None:
+        if state.first is None:
+            if state.kind == "video" and not frame.keyframe:
+                return  # a stream is decodable from its first keyframe on
+            state.first = (frame.timestamp, int((at - self.t0) * 1000))
+        # Timed by the publisher's RTP clock from the first frame on: no arrival jitter in the file.
+        ms = state.first[1] + (frame.timestamp - state.first[0]) * 1000 // frame.clock_rate
+        if ms <= state.last_pts:
+            ms = state.last_pts + 1
+        state.last_pts = ms
+        packet = av.Packet(frame.data)
+        if state.kind == "audio":
+            packet.pts = packet.dts = ms * 48
+            packet.time_base = Fraction(1, 48000)
+        else:
+            packet.pts = packet.dts = ms
+            packet.time_base = MS
+            packet.is_keyframe = frame.keyframe
+        packet.stream = state.stream
+        self.container.mux(packet)
 
     def close(self) -> None:
         for state in self.streams.values():
+            if state.copy is not None:
+                continue  # nothing buffered in an encoder
             try:
                 for packet in state.stream.encode(None):
                     self.container.mux(packet)
@@ -164,6 +224,7 @@ class SegmentRecorder:
     subscribe: Callable[[PublishedTrack], MediaStreamTrack]
     release: Callable[[MediaStreamTrack], None]
     on_closed: SegmentClosed
+    passthrough: bool = False  # `subscribe` yields encoded frames (forwarding): mux them as they are
     _tracks: list[PublishedTrack] = field(default_factory=list)
     _current: SegmentFile | None = None
     _readers: list[tuple[asyncio.Task[None], MediaStreamTrack]] = field(default_factory=list)
@@ -210,12 +271,26 @@ class SegmentRecorder:
         name = f"session-{self.session_id}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{self._seq:05d}.mkv"
         path = self.directory / name
         tracks = list(self._tracks)
-        self._current = await loop.run_in_executor(self._executor, SegmentFile, path, tracks)
+        if self.passthrough:
+            await self._await_picture_sizes(tracks)
+        self._current = await loop.run_in_executor(
+            self._executor, functools.partial(SegmentFile, path, tracks, passthrough=self.passthrough)
+        )
         self._started_at = datetime.now(UTC)
         for published in tracks:
             proxy = self.subscribe(published)
             task = asyncio.create_task(self._read(loop, self._current, published, proxy))
             self._readers.append((task, proxy))
+
+    async def _await_picture_sizes(self, tracks: list[PublishedTrack]) -> None:
+        # A Matroska header names each video stream's size; a forwarded stream's size is known from its
+        # first keyframe (asked for when the track was published). Wait a little for it, then go on with
+        # the nominal size rather than lose the start of the recording.
+        deadline = time.monotonic() + SIZE_WAIT_SECONDS
+        while not self._stopping and time.monotonic() < deadline:
+            if all(t.kind != "video" or t.codec not in (None, "vp8") or t.size for t in tracks):
+                return
+            await asyncio.sleep(0.05)
 
     async def _read(
         self,
@@ -231,6 +306,18 @@ class SegmentRecorder:
             except MediaStreamError:
                 return
             now = time.monotonic()
+            if isinstance(frame, EncodedFrame):
+                # Cheap to mux, and a dropped frame would break the picture until the next keyframe: wait
+                # for each write; a recorder that falls behind is reset to a keyframe by its track's queue.
+                try:
+                    written = await loop.run_in_executor(self._executor, segment.write, key, frame, now)
+                except (av.error.FFmpegError, ValueError) as exc:
+                    log.warning("recording a forwarded frame failed: %s", exc)
+                    continue
+                if not written:
+                    self._codec_changed()
+                    return
+                continue
             if published.kind == "video":
                 if now - last < min_gap * 0.9 or self._pending_video >= MAX_PENDING_VIDEO:
                     continue  # keep the recorded rate, and never let the encoder fall behind without bound
@@ -239,12 +326,26 @@ class SegmentRecorder:
                 future = loop.run_in_executor(self._executor, segment.write, key, frame, now)
                 future.add_done_callback(self._video_done)
             else:
-                loop.run_in_executor(self._executor, segment.write, key, frame, now)
+                future = loop.run_in_executor(self._executor, segment.write, key, frame, now)
+                future.add_done_callback(self._audio_done)
 
-    def _video_done(self, future: asyncio.Future[None]) -> None:
+    def _video_done(self, future: asyncio.Future[bool]) -> None:
         self._pending_video -= 1
-        if not future.cancelled() and future.exception() is not None:
+        if future.cancelled():
+            return
+        if future.exception() is not None:
             log.warning("recording a video frame failed: %s", future.exception())
+        elif future.result() is False:
+            self._codec_changed()
+
+    def _audio_done(self, future: asyncio.Future[bool]) -> None:
+        if not future.cancelled() and future.exception() is None and future.result() is False:
+            self._codec_changed()
+
+    def _codec_changed(self) -> None:
+        # A track now arrives in another form than its stream was made for: the next segment fits it.
+        log.info("a recorded track changed codec in session %s: new segment", self.session_id)
+        self._changed.set()
 
     async def _close_current(self, loop: asyncio.AbstractEventLoop) -> None:
         segment, started = self._current, self._started_at

@@ -38,6 +38,70 @@ WRITER = textwrap.dedent(
 )
 
 
+PASSTHROUGH_WRITER = textwrap.dedent(
+    """
+    import os, sys, time
+    from fractions import Fraction
+    from pathlib import Path
+    from types import SimpleNamespace
+    import av
+    from realtime.video.fanout import EncodedFrame, describe_frame
+    from realtime.video.recording import SegmentFile
+    video = SimpleNamespace(kind="video", source="camera", owner=1, codec="vp8", size=(320, 240))
+    audio = SimpleNamespace(kind="audio", source="mic", owner=1, codec="opus", size=None)
+    segment = SegmentFile(Path(sys.argv[1]), [video, audio], passthrough=True)
+    vp8 = av.CodecContext.create("libvpx", "w")
+    vp8.width, vp8.height, vp8.pix_fmt, vp8.time_base = 320, 240, "yuv420p", Fraction(1, 30)
+    opus = av.CodecContext.create("libopus", "w")
+    opus.sample_rate, opus.layout, opus.format, opus.time_base = 48000, "stereo", "s16", Fraction(1, 48000)
+    start = time.monotonic()
+    for n in range(45):
+        frame = av.VideoFrame(320, 240, "yuv420p")
+        for index, plane in enumerate(frame.planes):
+            plane.update(bytes([(n * 9 + index * 50) % 256]) * plane.buffer_size)
+        frame.pts = n
+        for packet in vp8.encode(frame):
+            data = bytes(packet)
+            key, size = describe_frame("vp8", data)
+            segment.write(id(video), EncodedFrame("vp8", data, n * 3000, 90000, key, size), start + n / 30)
+        sound = av.AudioFrame(format="s16", layout="stereo", samples=1600)
+        sound.planes[0].update(bytes(range(256)) * (sound.planes[0].buffer_size // 256))
+        sound.sample_rate, sound.pts = 48000, n * 1600
+        for packet in opus.encode(sound):
+            segment.write(id(audio), EncodedFrame("opus", bytes(packet), packet.pts, 48000, True), start + n / 30)
+    os._exit(0)  # dies without closing the file: no trailer, no cues
+    """
+)
+
+
+def test_a_forwarded_segment_cut_off_by_a_dying_process_still_plays(tmp_path: Path):
+    path = tmp_path / "cut.mkv"
+    subprocess.run([sys.executable, "-c", PASSTHROUGH_WRITER, str(path)], check=True, timeout=120)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.name == "vp8"
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (320, 240)
+        assert container.streams.audio[0].codec_context.name == "opus"
+        frames = sum(1 for _ in container.decode(video=0))
+    with av.open(str(path)) as container:
+        samples = sum(frame.samples for frame in container.decode(audio=0))
+    assert frames > 0 and samples > 0
+
+
+def test_a_forwarded_segment_refuses_frames_of_another_codec(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from realtime.video.fanout import EncodedFrame
+    from realtime.video.recording import SegmentFile
+
+    video = SimpleNamespace(kind="video", source="camera", owner=1, codec=None, size=None)
+    segment = SegmentFile(tmp_path / "s.mkv", [video], passthrough=True)
+    try:
+        assert not segment.write(id(video), EncodedFrame("h264", b"\x00\x00\x01\x65", 0, 90000, True), 0.0)
+        assert not segment.write(id(video), av.VideoFrame(64, 48, "yuv420p"), 0.0)
+    finally:
+        segment.close()
+
+
 def test_a_segment_cut_off_by_a_dying_process_still_plays(tmp_path: Path):
     path = tmp_path / "cut.mkv"
     subprocess.run([sys.executable, "-c", WRITER, str(path)], check=True, timeout=120)
