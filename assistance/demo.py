@@ -458,7 +458,7 @@ async def load_demo_cases(
                     "address": f"{directory.require(region).name.removesuffix('人民法院')}"
                     f"{rng.choice(ADDRESSES).format(n=rng.randint(1, 999))}",
                     "urgency": Urgency.urgent if urgent else Urgency.normal,
-                    "description": f"请协助{MATTERS[matter].name}：被执行人{subject['name']}，案号{case['case_number']}。",
+                    "description": f"请协助{MATTERS[matter].names.zh}：被执行人{subject['name']}，案号{case['case_number']}。",
                     "materials": list(MATTERS[matter].required),
                     "current_freeze_expires_on": freeze_expires,
                     "status": final,

@@ -62,6 +62,102 @@ ROLE_LABELS: dict[str, str] = {
 }
 
 
+# --- vocabulary ----------------------------------------------------------------------------------
+# The page labels of the codes the API returns (request statuses, deadline kinds and states, reject
+# reasons, case categories, urgency, timeline actions). Matter and material names come with both
+# languages from the API (assistance/requests/materials.py); these have no Chinese name on the wire,
+# so their Chinese lives in the catalog. Every page gets them as "<group>.<code>" client strings, and
+# tests/frontend check that every enum member of the domain has one.
+
+# Request statuses in their lifecycle order (also the list filters and the dashboard counters).
+REQUEST_STATUSES: dict[str, str] = {
+    "submitted": N_("Submitted"),
+    "routed": N_("Routed"),
+    "filed": N_("Filed"),
+    "in_progress": N_("In progress"),
+    "awaiting_supplement": N_("Awaiting supplement"),
+    "completed": N_("Completed"),
+    "rejected": N_("Rejected"),
+    "withdrawn": N_("Withdrawn"),
+}
+
+# Case categories (the campaign criteria builder).
+CASE_CATEGORIES: dict[str, str] = {
+    "wages": N_("Unpaid wages"),
+    "alimony_support": N_("Alimony and support"),
+    "medical_malpractice": N_("Medical malpractice"),
+    "work_injury": N_("Work injury"),
+    "commercial": N_("Commercial"),
+    "loan": N_("Loans"),
+    "other": N_("Other"),
+}
+
+VOCABULARY: dict[str, dict[str, str]] = {
+    "status": REQUEST_STATUSES,
+    "category": CASE_CATEGORIES,
+    "urgency": {"normal": N_("Normal"), "urgent": N_("Urgent")},
+    "deadline": {
+        "file": N_("File within 7 days"),
+        "start": N_("Start within 15 days"),
+        "report": N_("Report"),
+        "supplement": N_("Supplement within 30 days"),
+        "case": N_("Case clock"),
+    },
+    "state": {
+        "pending": N_("Pending"),
+        "met": N_("Met"),
+        "missed": N_("Missed"),
+        "cancelled": N_("Cancelled"),
+    },
+    "reject": {
+        "wrong_jurisdiction": N_("Wrong jurisdiction"),
+        "not_assistance_matter": N_("Not an assistance matter"),
+        "materials_invalid": N_("Materials invalid"),
+    },
+    "cp.status": {
+        "draft": N_("Draft"),
+        "dispatching": N_("Dispatching"),
+        "active": N_("Under way"),
+        "cancelled": N_("Cancelled"),
+        "completed": N_("Finished"),
+    },
+    "video.state": {"scheduled": N_("Waiting to start"), "live": N_("Live"), "ended": N_("Ended")},
+    "purpose": {
+        "material": N_("Material"),
+        "supplement": N_("Supplement"),
+        "result": N_("Result"),
+        "other": N_("Other"),
+    },
+    # Audit actions as a request's timeline shows them.
+    "audit": {
+        "assistance.submitted": N_("Request submitted"),
+        "assistance.routed": N_("Routed"),
+        "assistance.filed": N_("Filed"),
+        "assistance.started": N_("Handling started"),
+        "assistance.completed": N_("Completed"),
+        "assistance.supplement_requested": N_("Materials asked for"),
+        "assistance.supplemented": N_("Materials supplied"),
+        "assistance.rejected": N_("Rejected"),
+        "assistance.withdrawn": N_("Withdrawn"),
+        "assistance.rerouted": N_("Rerouted"),
+        "assistance.message_posted": N_("Message posted"),
+        "assistance.attachment_added": N_("Document uploaded"),
+        "deadline.missed": N_("Deadline missed"),
+        "escalation.resolved": N_("Escalation resolved"),
+        "video.directive_issued": N_("Directive from a video consultation"),
+    },
+}
+
+
+def vocabulary_strings(catalog: Translations) -> dict[str, str]:
+    """Every vocabulary label as a client string ("status.routed": "已分派"), in `catalog`'s language."""
+    return {
+        f"{group}.{code}": catalog.gettext(label)
+        for group, labels in VOCABULARY.items()
+        for code, label in labels.items()
+    }
+
+
 # --- language ------------------------------------------------------------------------------------
 
 
@@ -150,6 +246,7 @@ class PageRenderer:
                 ROLE_LABELS.get(str(role), str(role))
             )
             env.globals["LOCALES"] = LOCALES
+            env.globals["vocabulary"] = vocabulary_strings(catalog)
             self._templates[locale] = Jinja2Templates(env=env)
 
     def for_locale(self, locale: str) -> Jinja2Templates:
@@ -223,6 +320,11 @@ def safe_next(value: str | None) -> str | None:
     return value
 
 
+def enrollment_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/account/two-factor" if target == "/" else f"/account/two-factor?next={quote(target, safe='/')}"
+
+
 def sign_in_url(request: Request) -> str:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return "/sign-in" if target == "/" else f"/sign-in?next={quote(target, safe='/')}"
@@ -275,6 +377,8 @@ def page(
             visitor = await current_visitor(request)
             if visitor is None:
                 return RedirectResponse(sign_in_url(request), status_code=303)
+            if visitor.principal.setup_only:  # must set up two-factor sign-in before anything else
+                return RedirectResponse(enrollment_url(request), status_code=303)
             if visitor.user.role not in allowed:
                 await audit.record_in_own_transaction(
                     request.app.state.services.db,
@@ -348,19 +452,6 @@ async def admin_page(request: Request, visitor: Visitor) -> Response:
     )
 
 
-# Request statuses in their lifecycle order, labelled for the list filters.
-REQUEST_STATUSES: dict[str, str] = {
-    "submitted": N_("Submitted"),
-    "routed": N_("Routed"),
-    "filed": N_("Filed"),
-    "in_progress": N_("In progress"),
-    "awaiting_supplement": N_("Awaiting supplement"),
-    "completed": N_("Completed"),
-    "rejected": N_("Rejected"),
-    "withdrawn": N_("Withdrawn"),
-}
-
-
 def _status_choices(request: Request) -> list[tuple[str, str]]:
     catalog = _catalog(request_locale(request))
     return [(code, catalog.gettext(label)) for code, label in REQUEST_STATUSES.items()]
@@ -387,18 +478,6 @@ async def dashboard_page(request: Request, visitor: Visitor) -> Response:
     return render(request, "dashboard.html", visitor=visitor, context={"statuses": _status_choices(request)})
 
 
-# Case categories for the campaign criteria builder.
-CASE_CATEGORIES: dict[str, str] = {
-    "wages": N_("Unpaid wages"),
-    "alimony_support": N_("Alimony and support"),
-    "medical_malpractice": N_("Medical malpractice"),
-    "work_injury": N_("Work injury"),
-    "commercial": N_("Commercial"),
-    "loan": N_("Loans"),
-    "other": N_("Other"),
-}
-
-
 @page(roles=COMMAND_STAFF)
 async def campaigns_page(request: Request, visitor: Visitor) -> Response:
     catalog = _catalog(request_locale(request))
@@ -414,6 +493,8 @@ async def video_list_page(request: Request, visitor: Visitor) -> Response:
 
 def page_routes() -> list[Route]:
     """Every page route; `app.py` mounts them next to the API routes."""
+    from command_center.identity.enrollment_page import enrollment_page
+
     return [
         Route("/", home, methods=["GET"]),
         Route("/sign-in", sign_in_page, methods=["GET"]),
@@ -424,4 +505,5 @@ def page_routes() -> list[Route]:
         Route("/requests/{id:int}", request_page, methods=["GET"]),
         Route("/campaigns", campaigns_page, methods=["GET"]),
         Route("/video", video_list_page, methods=["GET"]),
+        Route("/account/two-factor", enrollment_page, methods=["GET"]),
     ]

@@ -24,6 +24,11 @@ Client protocol (realtime.client.LiveClient implements it in Python; the browser
      so the server replays the gap.
    An event reaches a client once per room it is in (command staff hear an event in `court:X` and in
    `subtree:X`); apply each `event_id` once.
+   Video sessions (realtime.video.events): `video:opened` (created, state "scheduled", or gone live,
+   state "live") and `video:ended`, both `{"session_id", "state", "host_court", "created_at",
+   "started_at", "ended_at"}` in `court:<host court>` and `subtree:<host court or a court above it>`;
+   `video:invited` `{"session_id", "topic", "host_court", "host", "url"}` and `video:ended`
+   `{"session_id", "topic"}` in the invitees' and participants' `user:<id>` rooms.
 5. `resync` `{"room", "head"}`: the missed events are older than the replay window (or too many);
    reload the view over HTTP and continue with last = head.
 6. Ephemeral events have no seq and are never replayed: `thread:typing` `{"request_id", "court",

@@ -16,55 +16,84 @@ from datetime import date
 from assistance.enums import MatterType
 from command_center.calendar import LegalCalendar, add_months
 
-# Material codes and their Chinese names, as the web form and remote court systems show them.
-MATERIALS: dict[str, str] = {
-    "ruling": "执行裁定书",
-    "assistance_notice": "协助执行通知书",
-    "officer_credentials": "执行公务证件",
-    "commission_letter": "委托执行函",
-    "judgment": "生效法律文书",
-    "freeze_ruling_previous": "原冻结裁定书",
-    "property_clue": "财产线索材料",
-    "service_documents": "送达文书",
-    "detention_decision": "拘留决定书",
-    "summons_warrant": "拘传票",
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """A term in Chinese (the legal name, what remote court systems read) and in English (for pages)."""
+
+    zh: str
+    en: str
+
+
+# Material codes and their names, as the web form and remote court systems show them.
+MATERIALS: dict[str, Names] = {
+    "ruling": Names("执行裁定书", "Enforcement ruling"),
+    "assistance_notice": Names("协助执行通知书", "Notice of assistance in enforcement"),
+    "officer_credentials": Names("执行公务证件", "Enforcement officer's credentials"),
+    "commission_letter": Names("委托执行函", "Letter of commission"),
+    "judgment": Names("生效法律文书", "Effective legal instrument"),
+    "freeze_ruling_previous": Names("原冻结裁定书", "Previous freezing ruling"),
+    "property_clue": Names("财产线索材料", "Property leads"),
+    "service_documents": Names("送达文书", "Documents to serve"),
+    "detention_decision": Names("拘留决定书", "Detention decision"),
+    "summons_warrant": Names("拘传票", "Summons warrant"),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class MatterRule:
-    """What a matter type needs: its Chinese name, the required materials, and whether it renews a freeze."""
+    """What a matter type needs: its names, the required materials, and whether it renews a freeze."""
 
-    name: str
+    names: Names
     required: tuple[str, ...]
     renews_freeze: bool = False
 
 
 MATTERS: dict[MatterType, MatterRule] = {
-    MatterType.investigate_property: MatterRule("调查被执行人财产", ("commission_letter", "judgment")),
-    MatterType.freeze_deposits: MatterRule("冻结存款", ("ruling", "assistance_notice")),
+    MatterType.investigate_property: MatterRule(
+        Names("调查被执行人财产", "Investigate property"), ("commission_letter", "judgment")
+    ),
+    MatterType.freeze_deposits: MatterRule(
+        Names("冻结存款", "Freeze deposits"), ("ruling", "assistance_notice")
+    ),
     MatterType.renew_freeze: MatterRule(
-        "续行冻结", ("ruling", "assistance_notice", "freeze_ruling_previous"), renews_freeze=True
+        Names("续行冻结", "Renew a freeze"),
+        ("ruling", "assistance_notice", "freeze_ruling_previous"),
+        renews_freeze=True,
     ),
     # The ruling here is the release ruling (解除冻结裁定); the notice tells the bank to lift the freeze.
-    MatterType.release_freeze: MatterRule("解除冻结", ("ruling", "assistance_notice")),
-    MatterType.deduct_deposits: MatterRule("扣划存款", ("ruling", "assistance_notice", "judgment")),
+    MatterType.release_freeze: MatterRule(
+        Names("解除冻结", "Release a freeze"), ("ruling", "assistance_notice")
+    ),
+    MatterType.deduct_deposits: MatterRule(
+        Names("扣划存款", "Deduct deposits"), ("ruling", "assistance_notice", "judgment")
+    ),
     # Registries (market regulation, real estate, vehicles) assist on the same notice.
-    MatterType.freeze_equity: MatterRule("冻结股权", ("ruling", "assistance_notice")),
-    MatterType.seal_real_estate: MatterRule("查封不动产", ("ruling", "assistance_notice")),
-    MatterType.seize_vehicle: MatterRule("扣押车辆", ("ruling", "assistance_notice")),
-    MatterType.serve_documents: MatterRule("送达法律文书", ("commission_letter", "service_documents")),
-    MatterType.locate_person: MatterRule("查找被执行人", ("commission_letter", "judgment")),
-    MatterType.control_person: MatterRule("控制被执行人", ("commission_letter", "detention_decision")),
+    MatterType.freeze_equity: MatterRule(Names("冻结股权", "Freeze equity"), ("ruling", "assistance_notice")),
+    MatterType.seal_real_estate: MatterRule(
+        Names("查封不动产", "Seal real estate"), ("ruling", "assistance_notice")
+    ),
+    MatterType.seize_vehicle: MatterRule(
+        Names("扣押车辆", "Seize a vehicle"), ("ruling", "assistance_notice")
+    ),
+    MatterType.serve_documents: MatterRule(
+        Names("送达法律文书", "Serve legal documents"), ("commission_letter", "service_documents")
+    ),
+    MatterType.locate_person: MatterRule(
+        Names("查找被执行人", "Locate the respondent"), ("commission_letter", "judgment")
+    ),
+    MatterType.control_person: MatterRule(
+        Names("控制被执行人", "Take the respondent into custody"), ("commission_letter", "detention_decision")
+    ),
 }
 
 assert set(MATTERS) == set(MatterType), "every matter type needs a row in MATTERS"
 assert all(code in MATERIALS for rule in MATTERS.values() for code in rule.required)
 
 
-def material_name(code: str) -> str:
-    """The Chinese name of a material code (the code itself for an unknown one)."""
-    return MATERIALS.get(code, code)
+def material_names(code: str) -> Names:
+    """The names of a material code (the code itself in both languages for an unknown one)."""
+    return MATERIALS.get(code) or Names(code, code)
 
 
 def unknown_materials(codes: Iterable[str]) -> list[str]:

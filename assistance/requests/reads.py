@@ -18,7 +18,7 @@ from assistance.cases.disclosure import party_read
 from assistance.cases.models import CaseParty, EnforcementCase
 from assistance.requests import deadlines as clocks
 from assistance.requests.lifecycle import allowed_actions
-from assistance.requests.materials import material_name
+from assistance.requests.materials import material_names
 from assistance.requests.models import AssistanceRequest, Deadline
 from assistance.requests.schemas import (
     DeadlineRead,
@@ -43,6 +43,12 @@ def may_read_subject_in_full(principal: Principal, request: AssistanceRequest) -
 
 def court_read(directory: CourtDirectory, code: str) -> CourtRead:
     return CourtRead.model_validate(directory.require(code))
+
+
+def material_read(code: str) -> MaterialRead:
+    """A material code with its Chinese and English names."""
+    names = material_names(code)
+    return MaterialRead(code=code, name=names.zh, name_en=names.en)
 
 
 def deadline_read(deadline: Deadline) -> DeadlineRead:
@@ -95,7 +101,7 @@ async def request_read(
         subject=party_read(subject, reveal=may_read_subject_in_full(principal, request)),
         location=LocationRead(region_code=request.region_code, address=request.address),
         description=request.description,
-        materials=[MaterialRead(code=code, name=material_name(code)) for code in request.materials],
+        materials=[material_read(code) for code in request.materials],
         current_freeze_expires_on=request.current_freeze_expires_on,
         deadlines=[deadline_read(d) for d in deadlines],
         overdue=clocks.is_overdue(deadlines, now=now),

@@ -144,7 +144,8 @@ class LocationRead(Schema):
 
 class MaterialRead(Schema):
     code: str
-    name: str
+    name: str = Field(description="the Chinese name")
+    name_en: str = Field(description="the English name, for pages shown in English")
 
 
 class NextDeadlineRead(Schema):
@@ -235,7 +236,8 @@ class RequestListQuery(RequestFilter, PageQuery):
 
 class MatterRead(Schema):
     matter_type: MatterType
-    name: str
+    name: str = Field(description="the Chinese name")
+    name_en: str = Field(description="the English name, for pages shown in English")
     required_materials: list[MaterialRead]
     needs_freeze_expiry: bool
 

@@ -1,4 +1,5 @@
-"""`/api/v1/courts` (the directory) and `/api/v1/routing/preview` (where a request would go)."""
+"""`/api/v1/courts` (the directory), `/api/v1/routing/preview` (where a request would go) and
+`/api/v1/regions/suggest` (which county an address names)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from command_center.courts.models import (
     RoutingPreviewQuery,
     RoutingPreviewRead,
 )
+from command_center.courts.regions import RegionSuggestion, RegionSuggestQuery, suggest_region
 from command_center.courts.routing import route
 from command_center.errors import NotFound
 
@@ -49,6 +51,7 @@ async def get_court(call: Call) -> CourtRead:
     query=RoutingPreviewQuery,
     response=RoutingPreviewRead,
     auth=True,
+    extra_responses={404: "no such court in the directory"},
 )
 async def preview_routing(call: Call) -> RoutingPreviewRead:
     q: RoutingPreviewQuery = call.query
@@ -59,3 +62,16 @@ async def preview_routing(call: Call) -> RoutingPreviewRead:
         target=CourtRead.model_validate(decision.target),
         supervisor=CourtRead.model_validate(decision.supervisor),
     )
+
+
+@router.get(
+    "/regions/suggest",
+    summary="The province, city and county a free-text address names (full or short names), "
+    "as court codes for the region picker; null where the address does not tell",
+    query=RegionSuggestQuery,
+    response=RegionSuggestion,
+    auth=True,
+)
+async def suggest_regions(call: Call) -> RegionSuggestion:
+    q: RegionSuggestQuery = call.query
+    return suggest_region(call.services.directory, q.address)

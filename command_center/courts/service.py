@@ -132,7 +132,7 @@ async def get(session: AsyncSession, *, code: str) -> Court | None:
 
 
 def _region_prefix(region: str) -> str:
-    """"330000" means all of 浙江 ("33"), "330100" all of 杭州 ("3301")."""
+    """ "330000" means all of 浙江 ("33"), "330100" all of 杭州 ("3301")."""
     while len(region) > 2 and region.endswith("00"):
         region = region[:-2]
     return region

@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 
 from starlette.responses import FileResponse, RedirectResponse, Response
 
+from command_center import pages
 from command_center.api import Call, Page, Router
-from command_center.errors import Forbidden, NotAuthenticated, NotFound
-from command_center.identity import service as identity
-from command_center.identity.auth import SESSION_COOKIE
+from command_center.errors import NotFound
 from command_center.settings import Settings
 from realtime.video import service
 from realtime.video.models import (
@@ -230,33 +229,31 @@ async def session_quality(call: Call) -> SessionQuality:
 
 
 @router.get(
-    "/video/{session_id:int}", summary="The video room page", auth=False, csrf=False, raw_response="text/html"
+    "/video/{session_id:int}",
+    summary="The video room page",
+    auth=False,
+    csrf=False,
+    raw_response="text/html",
+    extra_responses={303: "not signed in as a user: sent to the sign-in page"},
 )
 async def video_room_page(call: Call) -> Response:
+    """The room in the visitor's language, in the pages' layout (`command_center.pages.render`)."""
     request = call.request
-    principal = call.principal
-    if principal is None or principal.kind != "user":
-        return RedirectResponse("/", status_code=303)
+    visitor = await pages.current_visitor(request)
+    if visitor is None:
+        return RedirectResponse(pages.sign_in_url(request), status_code=303)
     session_id = call.path["session_id"]
     async with call.services.db.unit_of_work() as session:
         try:
             video = await service.get_visible(
-                session, principal=principal, directory=call.services.directory, session_id=session_id
+                session, principal=visitor.principal, directory=call.services.directory, session_id=session_id
             )
         except NotFound:
             video = None
-        csrf = None
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if cookie:
-            try:
-                _, login_session = await identity.authenticate_session(session, cookie_token=cookie)
-                csrf = login_session.csrf_token
-            except (NotAuthenticated, Forbidden):
-                csrf = None
-    templates = request.app.state.templates
-    return templates.TemplateResponse(
+    return pages.render(
         request,
         "video_room.html",
-        {"session_id": session_id, "video": video, "csrf_token": csrf or "", "user": principal},
-        status_code=200 if video is not None else 404,
+        visitor=visitor,
+        context={"session_id": session_id, "video": video},
+        status=200 if video is not None else 404,
     )

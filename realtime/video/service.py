@@ -24,6 +24,7 @@ from command_center.identity.visibility import CourtScope, can_see_request, cour
 from command_center.outbox.service import record_event
 from command_center.settings import Settings
 from realtime.video import credentials
+from realtime.video.events import ENDED, OPENED, record_session_event
 from realtime.video.models import (
     DirectiveCreate,
     JoinGrant,
@@ -77,7 +78,8 @@ async def create(
     session: AsyncSession, *, principal: Principal, directory: CourtDirectory, body: VideoSessionCreate
 ) -> VideoSession:
     """Creates a session hosted by the caller (command staff) and invites users; records
-    `video.session_created` and sends `video:invited` to each invitee's user room."""
+    `video.session_created`, sends `video:invited` to each invitee's user room and `video:opened` to
+    the host court's command chain."""
     _require_user(principal)
     if principal.role != Role.command_staff:
         raise Forbidden("Only command staff host video consultations.")
@@ -146,6 +148,7 @@ async def create(
                 "url": f"/video/{video.id}",
             },
         )
+    await record_session_event(session, directory=directory, video=video, name=OPENED)
     await audit.record(
         session,
         action="video.session_created",
@@ -247,8 +250,9 @@ async def join(
     settings: Settings,
     session_id: int,
 ) -> JoinGrant:
-    """Grants a join token and ICE servers. The host's first join makes the session live; command staff
-    who may see the session but were not invited join as observers."""
+    """Grants a join token and ICE servers. The host's first join makes the session live (`video:opened`
+    with state "live" to the host court's command chain); command staff who may see the session but were
+    not invited join as observers."""
     _require_user(principal)
     video = await get_visible(session, principal=principal, directory=directory, session_id=session_id)
     if video.state == SessionState.ended:
@@ -268,10 +272,13 @@ async def join(
     elif me.state == ParticipantState.removed:
         raise Forbidden("The host removed you from this video session.")
     now = utcnow()
-    if me.role == ParticipantRole.host and video.state == SessionState.scheduled:
+    went_live = me.role == ParticipantRole.host and video.state == SessionState.scheduled
+    if went_live:
         video.state = SessionState.live
         video.started_at = now
     await session.flush()
+    if went_live:
+        await record_session_event(session, directory=directory, video=video, name=OPENED)
     # TURN credentials expire with the session: at most video_session_max_hours after it started.
     start = video.started_at or now
     cap = int((start + timedelta(hours=settings.video_session_max_hours)).timestamp())
@@ -288,15 +295,19 @@ async def join(
 async def end(
     session: AsyncSession, *, principal: Principal, directory: CourtDirectory, session_id: int
 ) -> VideoSession:
-    """Ends the session for everyone (host only); records `video.session_ended`, sends `video:ended`."""
+    """Ends the session for everyone (host only); records `video.session_ended`, sends `video:ended` to
+    the participants and to the host court's command chain."""
     video = await get_visible(session, principal=principal, directory=directory, session_id=session_id)
     if principal.kind != "user" or video.host_user_id != principal.id:
         raise Forbidden("Only the host ends a video session.")
-    return await end_by_host(session, video=video, actor=principal)
+    return await end_by_host(session, video=video, actor=principal, directory=directory)
 
 
-async def end_by_host(session: AsyncSession, *, video: VideoSession, actor: Principal | None) -> VideoSession:
-    """Marks the session ended and everyone in it as left (idempotent)."""
+async def end_by_host(
+    session: AsyncSession, *, video: VideoSession, actor: Principal | None, directory: CourtDirectory
+) -> VideoSession:
+    """Marks the session ended and everyone in it as left (idempotent); records `video.session_ended`,
+    sends `video:ended` to the participants and to the host court's command chain."""
     if video.state == SessionState.ended:
         return video
     now = utcnow()
@@ -314,6 +325,7 @@ async def end_by_host(session: AsyncSession, *, video: VideoSession, actor: Prin
         rooms=[f"user:{p.user_id}" for p in participants],
         payload={"session_id": video.id, "topic": video.topic},
     )
+    await record_session_event(session, directory=directory, video=video, name=ENDED)
     await audit.record(
         session,
         action="video.session_ended",

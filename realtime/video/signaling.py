@@ -309,7 +309,9 @@ class VideoNamespace(socketio.AsyncNamespace):
         async with self.services.db.unit_of_work() as session:
             video = await session.get(VideoSession, host.session_id)
             if video is not None:
-                await service.end_by_host(session, video=video, actor=host.principal)
+                await service.end_by_host(
+                    session, video=video, actor=host.principal, directory=self.services.directory
+                )
         await self.end_session(host.session_id)
         return {"ok": True}
 

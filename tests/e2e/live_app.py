@@ -19,6 +19,7 @@ import httpx
 from command_center.demo import DEMO_PASSWORD
 from command_center.redis_server import PrivateRedis, free_port
 from command_center.settings import PROJECT_ROOT, Settings
+from tests.e2e import second_factor
 
 # Few enough that a test can lock an account; the per-address limit stays far above what tests spend.
 MAX_FAILURES_PER_ACCOUNT = 3
@@ -107,6 +108,7 @@ async def start_live_app(workdir: Path) -> LiveApp:
     # A small demo data set: enough for every page to show data, little enough that the worker's
     # start-up sweep of its overdue deadlines does not delay the jobs the tests start.
     await prepare_database(settings, demo_cases=400, demo_requests=100)
+    second_factor.register(settings)  # demo admins and command staff sign in with a TOTP code
     port = free_port()
     log = workdir / "app.log"
     app = LiveApp(

@@ -21,6 +21,7 @@ from playwright.async_api import Page, expect
 
 from assistance.cases.identities import make_case_number, make_credit_code, make_resident_id
 from command_center.settings import PROJECT_ROOT
+from tests.assistance.requests.test_attachments import make_pdf
 from tests.e2e.test_pages import BROWSER_LOCALE, DESKTOP, PHONE, shoot, sign_in
 
 LIVE_TIMEOUT = 5_000  # ms: a live update shows up well within this
@@ -144,6 +145,7 @@ async def test_a_request_travels_live_between_two_courts_and_their_command_cente
         row = officer.locator("#requests-table tbody tr", has_text=case["case_number"])
         await expect(row).to_be_visible(timeout=LIVE_TIMEOUT)
         await expect(row).to_contain_text("Routed")
+        await expect(row).to_contain_text("Investigate property")  # the matter's English name
         await expect(command.locator("#counter-routed .counter-value")).to_have_text(
             str(routed_before + 1), timeout=LIVE_TIMEOUT
         )
@@ -163,10 +165,19 @@ async def test_a_request_travels_live_between_two_courts_and_their_command_cente
         await expect(command.locator("#counter-filed .counter-value")).to_have_text(
             str(filed_before + 1), timeout=LIVE_TIMEOUT
         )
+        # Names and timeline in the page's language: English here, Chinese for the clerk below.
+        details = officer.locator("#request-details")
+        await expect(details).to_contain_text("Investigate property")
+        await expect(details).to_contain_text("Letter of commission, Effective legal instrument")
+        await expect(officer.locator("#timeline li").first).to_contain_text("Request submitted")
+        await expect(officer.locator('#timeline li[data-action="assistance.filed"]')).to_contain_text("Filed")
 
         # The two courts talk in the request's thread, live.
         await clerk.goto(f"/requests/{request_id}")
         await expect(clerk.locator("#request-status")).to_have_text("已立案")
+        await expect(clerk.locator("#request-details")).to_contain_text("调查被执行人财产")
+        await expect(clerk.locator("#timeline li").first).to_contain_text("提交委托")
+        await expect(clerk.locator("#timeline")).not_to_contain_text("assistance.")
         await expect(clerk.locator("#thread")).to_contain_text("暂无留言")
         await expect(clerk.locator("html")).to_have_attribute("data-live", "ready")
         await officer.fill("#message-body", "Received; we will query the banks tomorrow.")
@@ -190,7 +201,7 @@ async def test_a_request_travels_live_between_two_courts_and_their_command_cente
                 {
                     "name": "查询结果.pdf",
                     "mimeType": "application/pdf",
-                    "buffer": b"%PDF-1.4\n1 0 obj\n%%EOF\n",
+                    "buffer": make_pdf(),
                 }
             ],
         )
@@ -222,7 +233,7 @@ async def test_a_request_travels_live_between_two_courts_and_their_command_cente
         await expect(clerk.locator("#request-status")).to_have_text("办理中", timeout=LIVE_TIMEOUT)
 
 
-async def test_screenshots_of_the_workspace_and_dashboard_in_both_languages(
+async def test_the_submit_form_suggests_the_region_of_a_typed_address_in_both_languages(
     chromium: Any, live_app: Any
 ) -> None:
     for lang in ("zh", "en"):
@@ -233,12 +244,25 @@ async def test_screenshots_of_the_workspace_and_dashboard_in_both_languages(
                 re.compile("加载中|Loading")
             )
             await expect(page.locator("#new-province option").nth(1)).to_be_attached()
+            # The address names the region: short names in Chinese, the full ones in English.
+            address = "宁波海曙中山西路1号" if lang == "zh" else "浙江省宁波市海曙区中山西路1号"
+            await page.locator("#new-address").press_sequentially(address, delay=20)
+            suggestion = page.locator("#region-suggestion")
+            await expect(suggestion).to_be_visible(timeout=LIVE_TIMEOUT)
+            await expect(suggestion).to_contain_text("浙江省 › 宁波市 › 海曙区")
+            await expect(page.locator("#new-region_code")).to_have_value("")
+            if lang == "zh":
+                await shoot(page, "workspace-suggestion-zh")  # the offer, before it is taken
+            await page.locator("#region-suggestion-accept").click()
+            await expect(page.locator("#new-province")).to_have_value("330000")
+            await expect(page.locator("#new-city")).to_have_value("330200")
+            await expect(page.locator("#new-region_code")).to_have_value("330203")
+            await expect(page.locator("#route-preview")).to_contain_text("宁波市海曙区人民法院")
+            await expect(suggestion).to_be_hidden()
+            await page.locator("#new-matter_type").select_option("freeze_deposits")
+            materials = page.locator("#materials-list")
+            await expect(materials).to_contain_text("执行裁定书" if lang == "zh" else "Enforcement ruling")
             await shoot(page, f"workspace-{lang}")
-        if lang == "en":
-            async with live_page(chromium, live_app, lang=lang) as page:
-                await sign_in(page, "hz_command", home="/dashboard")
-                await expect(page.locator("#counter-open .counter-value")).to_have_text(re.compile(r"^\d+$"))
-                await shoot(page, f"dashboard-{lang}")
 
 
 async def test_the_workspace_fits_a_phone(chromium: Any, live_app: Any) -> None:
@@ -254,7 +278,8 @@ def _start_worker(live_app: Any, log: Path) -> subprocess.Popen[bytes]:
     # Popen returns at once; the worker runs until running_worker() stops it.
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "arq", "scheduler.worker.WorkerSettings"],
+            # As production runs it (`command-center worker`): the main and the deadline backlog worker.
+            [sys.executable, "-m", "command_center", "worker"],
             cwd=PROJECT_ROOT,
             env=live_app.env,
             stdout=out,
@@ -309,8 +334,18 @@ async def test_a_campaign_is_defined_previewed_and_dispatched_with_a_live_progre
         await expect(page.locator("#campaign-preview")).to_contain_text(re.compile(r"[1-9]\d* 件未结案件"))
         await shoot(page, "campaigns-zh")
 
+        # The command dashboard, open meanwhile, shows the dispatch's progress bar live.
+        dashboard = await page.context.new_page()
+        await dashboard.goto("/dashboard")
+        await expect(dashboard.locator("html")).to_have_attribute("data-live", "ready")
         await page.click("#campaign-dispatch")
         await expect(page.locator("#campaign-progress")).to_have_attribute("value", "100", timeout=90_000)
+        bar = dashboard.locator("#campaign-progress-list li", has_text="2027 年春节前涉民生案件集中执行")
+        await expect(bar.locator("progress")).to_have_attribute("value", "100", timeout=LIVE_TIMEOUT)
+        await expect(bar.locator("a")).to_have_attribute("href", re.compile(r"^/campaigns#campaign-\d+$"))
+        await bar.locator("a").click()
+        await expect(dashboard.locator("#campaign-heading")).to_contain_text("2027 年春节前")
+        await dashboard.close()
         await expect(page.locator("#campaign-heading")).to_contain_text("进行中", timeout=LIVE_TIMEOUT)
         # One row per court the campaign reached, ordered by court code; 西湖区 is among them.
         await expect(page.locator("#report-table tbody tr").filter(has_text="西湖区")).to_have_count(1)
@@ -320,3 +355,65 @@ async def test_a_campaign_is_defined_previewed_and_dispatched_with_a_live_progre
             await english.locator("#campaigns-table tbody tr a").first.click()
             await expect(english.locator("#campaign-progress")).to_have_attribute("value", "100")
             await shoot(english, "campaigns-en")
+
+
+async def test_the_dashboard_lists_open_video_sessions_live_with_a_join_button(
+    chromium: Any, live_app: Any
+) -> None:
+    async with (
+        live_page(chromium, live_app, lang="zh") as dashboard,
+        live_page(chromium, live_app, lang="en") as province,
+    ):
+        await sign_in(dashboard, "hz_command", home="/dashboard")
+        await expect(dashboard.locator("html")).to_have_attribute("data-live", "ready")
+        me = await dashboard.evaluate("fetch('/api/v1/me').then((r) => r.json())")
+        # The province's command center opens a session and invites the Hangzhou duty officer.
+        await sign_in(province, "zj_command", home="/dashboard")
+        created = await province.evaluate(
+            """async (invitee) => {
+                const token = document.querySelector('meta[name="csrf-token"]').content;
+                const response = await fetch("/api/v1/video-sessions", {method: "POST",
+                  body: JSON.stringify({topic: "拱墅区查封现场远程指导", invitees: [invitee]}),
+                  headers: {"Content-Type": "application/json", "X-CSRF-Token": token}});
+                return {status: response.status, body: await response.json()};
+            }""",
+            me["id"],
+        )
+        assert created["status"] == 201, created
+        item = dashboard.locator(f"#video-sessions li[data-session-id='{created['body']['id']}']")
+        await expect(item).to_contain_text("拱墅区查封现场远程指导", timeout=LIVE_TIMEOUT)
+        await expect(item).to_contain_text("浙江省高级人民法院")
+        join = item.locator("a.button")
+        await expect(join).to_have_text("加入")
+        await expect(join).to_have_attribute("href", f"/video/{created['body']['id']}")
+        # The invitation also lands in the header's notification tray.
+        await expect(dashboard.locator("#tray-count")).to_be_visible()
+        await dashboard.locator("#tray-toggle").click()
+        invitation = dashboard.locator(
+            "#notification-list li", has_text="视频会商邀请：拱墅区查封现场远程指导"
+        )
+        await expect(invitation.locator("a")).to_have_attribute("href", f"/video/{created['body']['id']}")
+        await dashboard.locator("#tray-toggle").click()
+        await shoot(dashboard, "dashboard-zh")
+        await province.goto("/dashboard")
+        await expect(province.locator("#video-sessions")).to_contain_text("拱墅区查封现场远程指导")
+        await expect(province.locator("#video-sessions a.button").first).to_have_text("Join")
+        await expect(province.locator("#counter-open .counter-value")).to_have_text(re.compile(r"^\d+$"))
+        await shoot(province, "dashboard-en")
+        # A session Hangzhou opens, invited or not, appears on the province's dashboard live and leaves
+        # it when it ends.
+        await expect(province.locator("html")).to_have_attribute("data-live", "ready")
+        post = """async (path) => {
+            const token = document.querySelector('meta[name="csrf-token"]').content;
+            const response = await fetch(path, {method: "POST", body: JSON.stringify({topic: "西湖区扣押车辆指导"}),
+              headers: {"Content-Type": "application/json", "X-CSRF-Token": token}});
+            return {status: response.status, body: await response.json()};
+        }"""
+        opened = await dashboard.evaluate(post, "/api/v1/video-sessions")
+        assert opened["status"] == 201, opened
+        row = province.locator(f"#video-sessions li[data-session-id='{opened['body']['id']}']")
+        await expect(row).to_contain_text("西湖区扣押车辆指导", timeout=LIVE_TIMEOUT)
+        await expect(row).to_contain_text("杭州市中级人民法院")
+        ended = await dashboard.evaluate(post, f"/api/v1/video-sessions/{opened['body']['id']}/end")
+        assert ended["status"] == 200, ended
+        await expect(row).to_have_count(0, timeout=LIVE_TIMEOUT)

@@ -19,6 +19,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from command_center.settings import PROJECT_ROOT
+from tests.e2e import second_factor
 from tests.e2e.live_app import DEMO_PASSWORD, LOCKOUT_MINUTES, MAX_FAILURES_PER_ACCOUNT
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
@@ -67,6 +68,7 @@ async def sign_in(
     await page.fill("#username", username)
     await page.fill("#password", password)
     await page.click("#sign-in-submit")
+    await second_factor.complete_sign_in(page, username, password)
     if home:
         await page.wait_for_url(f"**{home}")
 
@@ -109,6 +111,7 @@ async def test_a_wrong_password_is_explained_and_the_right_one_lands_on_the_home
         # The keyboard alone: type into the focused password field and press Enter.
         await page.keyboard.type(DEMO_PASSWORD)
         await page.keyboard.press("Enter")
+        await second_factor.complete_sign_in(page, "admin")
         await page.wait_for_url("**/admin")
         await expect(page.locator(".user-name")).to_have_text("系统管理员")
         await expect(page.locator(".brand-court")).to_have_text("最高人民法院")
@@ -154,6 +157,7 @@ async def test_a_lost_network_is_explained(chromium: Any, live_app: Any) -> None
         await expect(page.locator("#sign-in-submit")).to_be_enabled()
         await page.context.set_offline(False)
         await page.click("#sign-in-submit")
+        await second_factor.complete_sign_in(page, "admin")
         await page.wait_for_url("**/admin")
 
 

@@ -75,3 +75,13 @@ def test_the_recording_opens_and_its_hashes_verify(room_report):
     assert all("error" not in s for s in recording["segments"]), recording["segments"]
     assert any(s["video_frames_decoded"] > 0 for s in recording["segments"])
     assert recording["verify"] and all(recording["verify"]), recording["problems"]
+
+
+def test_the_room_speaks_each_pages_language_and_fits_a_phone(room_report):
+    looks = room_report["looks"]
+    assert looks["host"]["status"].strip() == "已连接" and looks["host"]["lobby_heading"].startswith("等候室")
+    assert looks["officer1"]["status"].strip() == "Connected"
+    assert looks["officer2"]["status"].strip() == "已连接"
+    assert all(look["overflow"] <= 0 for look in looks.values()), looks
+    # Each page measures and shows its own connection's quality.
+    assert all(look["own_quality"] in {"good", "fair", "poor"} for look in looks.values()), looks

@@ -6,6 +6,10 @@ the room page; the host admits both from the lobby; every page decodes the other
 their audio; the host mutes one officer, the other reloads and rejoins, the host removes the muted
 officer and ends the session; the recording is checked with PyAV and against its hashes. What each
 step saw is written to REPORT as JSON, for the test that started this script to judge.
+
+The pages are in the room's two languages and sizes: the host's in Chinese on a desktop, officer 1's in
+English on a desktop, officer 2's in Chinese on a phone; once everyone is in, each is saved to
+docs/screenshots/video-room-*.png.
 """
 
 from __future__ import annotations
@@ -26,6 +30,13 @@ from typing import Any
 from tests.e2e.browser import launch_chromium
 
 PASSWORD = "correct-horse-battery"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Per person: the browser's language, the viewport, and the screenshot's name.
+LOOKS = {
+    "host": ("zh-CN", {"width": 1280, "height": 860}, "video-room-zh"),
+    "officer1": ("en-US", {"width": 1280, "height": 860}, "video-room-en"),
+    "officer2": ("zh-CN", {"width": 360, "height": 780}, "video-room-phone-zh"),
+}
 HIGH, BASIC = "330000", "330106"
 
 
@@ -46,6 +57,7 @@ async def wait_for(
 async def prepare(settings: Any) -> dict[str, Any]:
     from command_center.courts.service import load_courts
     from command_center.db import Database
+    from command_center.identity import second_factor
     from command_center.identity import service as identity
     from command_center.identity.principal import Role
     from command_center.migrate import upgrade
@@ -64,6 +76,8 @@ async def prepare(settings: Any) -> dict[str, Any]:
                 session, username=key, password=PASSWORD, role=role, court_code=court, display_name=name
             )
             people[key] = user.id
+            if second_factor.required_for(settings, role):  # command staff sign in with a TOTP code
+                SECRETS[key], _ = await second_factor.enroll(session, user_id=user.id, settings=settings)
     await db.dispose()
     return people
 
@@ -91,6 +105,7 @@ async def wait_http(url: str, timeout: float = 60.0) -> None:
 
 
 CSRF: dict[int, str] = {}
+SECRETS: dict[str, str] = {}  # username -> TOTP secret of the users who sign in with two factors
 
 
 async def sign_in(context: Any, base: str, username: str) -> None:
@@ -98,6 +113,16 @@ async def sign_in(context: Any, base: str, username: str) -> None:
         f"{base}/api/v1/session", data={"username": username, "password": PASSWORD}
     )
     assert response.ok, await response.text()
+    if response.status == 202:  # two-factor sign-in: the code of the current time step
+        from command_center.db import utcnow
+        from command_center.identity import totp
+
+        code = totp.code_at(SECRETS[username], totp.time_step(utcnow()))
+        response = await context.request.post(
+            f"{base}/api/v1/session/second-factor",
+            data={"challenge": (await response.json())["challenge"], "code": code},
+        )
+        assert response.ok, await response.text()
     CSRF[id(context)] = (await response.json())["csrf_token"]
 
 
@@ -164,6 +189,8 @@ async def scenario(report: dict[str, Any], workdir: Path) -> None:
         "CC_VAR_DIR": str(workdir / "var"),
         "CC_WEBRTC_HOST_ADDRESSES": '["127.0.0.1"]',
         "CC_VIDEO_SEGMENT_SECONDS": "6",
+        # The scenario is about the room: its people sign in with a password only.
+        "CC_SECOND_FACTOR_REQUIRED_ROLES": "[]",
         "CC_LOG_JSON": "false",
         "CC_LOG_LEVEL": "WARNING",
     }
@@ -182,7 +209,8 @@ async def scenario(report: dict[str, Any], workdir: Path) -> None:
             browser = await launch_chromium(pw, media=True)
             contexts, pages = {}, {}
             for key in ("host", "officer1", "officer2"):
-                contexts[key] = await browser.new_context(base_url=base)
+                locale, viewport, _ = LOOKS[key]
+                contexts[key] = await browser.new_context(base_url=base, locale=locale, viewport=viewport)
                 await sign_in(contexts[key], base, key)
             created = await contexts["host"].request.post(
                 f"{base}/api/v1/video-sessions",
@@ -220,6 +248,26 @@ async def scenario(report: dict[str, Any], workdir: Path) -> None:
                     f"{key} to decode the others", lambda p=page, o=others: sees(p, o), timeout=60
                 )
             report["media"] = {"seen": seen, "seconds": round(time.monotonic() - started, 1)}
+
+            # Each page in its language, laid out for its screen (a phone has no sideways scrolling).
+            report["looks"] = {}
+            for key, page in pages.items():
+                await wait_for(
+                    f"{key}'s own connection quality",
+                    lambda p=page: p.locator("#my-quality[data-quality]:not([hidden])").count(),
+                    timeout=15,
+                )
+                report["looks"][key] = {
+                    "own_quality": await page.locator("#my-quality").get_attribute("data-quality"),
+                    "status": await page.locator("#status").text_content(),
+                    "lobby_heading": await page.locator("#lobby-heading").text_content(),
+                    "overflow": await page.evaluate(
+                        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                    ),
+                }
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            for key, page in pages.items():
+                await page.screenshot(path=str(SCREENSHOTS / f"{LOOKS[key][2]}.png"), full_page=True)
 
             # The host mutes officer 1: the others receive silence from them; officer 1's page says so.
             mute = host.locator(f"#people-list li[data-user-id='{ids['officer1']}'] button[data-action=mute]")

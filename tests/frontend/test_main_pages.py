@@ -143,3 +143,18 @@ async def test_the_dashboard_summary_counts_the_supervised_requests_by_status_an
 
 async def test_the_dashboard_summary_is_for_signed_in_callers_only(client: Any) -> None:
     assert (await client.get("/api/v1/dashboard/summary")).status_code == 401
+
+
+async def test_the_workspace_offers_an_address_suggestion_and_the_dashboard_its_live_panels(
+    login: Any, make_user: Any
+) -> None:
+    clerk = await login(await make_user("clerk", "330106"))
+    workspace = (await clerk.get("/workspace", headers=EN)).text
+    assert 'id="region-suggestion"' in workspace and "Use this region" in workspace
+    assert client_strings(workspace)["ws.suggestion"] == "From the address: {region}"
+    staff = await login(await make_user("command_staff", "330100"))
+    dashboard = (await staff.get("/dashboard", headers=ZH)).text
+    assert 'id="video-sessions"' in dashboard and 'id="campaign-progress-list"' in dashboard
+    assert "进行中的视频会商" in dashboard
+    strings = client_strings(dashboard)
+    assert strings["db.join"] == "加入" and strings["video.state.live"] and strings["cp.status.dispatching"]

@@ -141,6 +141,9 @@ async function main() {
     if (window.confirm(t("cp.confirm_cancel"))) act("cancel");
   });
   await loadCampaigns();
+  // A link from the dashboard (/campaigns#campaign-<id>) opens that campaign.
+  const linked = /^#campaign-(\d+)$/.exec(window.location.hash);
+  if (linked) select(Number(linked[1])).catch((error) => flash(describeError(error), "error"));
   live = connectLive({
     onEvent(name, data) {
       if (!name.startsWith("campaign:") || !selected || data.campaign_id !== selected.id) return;

@@ -1,7 +1,8 @@
 // The command dashboard: counters of the supervised requests (from /api/v1/dashboard/summary), the
-// list behind any counter, province tiles, and a live event feed; every number follows the live events.
+// list behind any counter, province tiles, the open video sessions of the court's subtree, the progress
+// of its campaigns, and a live event feed; every number follows the live events.
 import { api, describeError } from "./api.js";
-import { t } from "./i18n.js";
+import { localName, t } from "./i18n.js";
 import { formatDate, formatDateTime } from "./format.js";
 import { connectLive } from "./live.js";
 import { countdown, requestRow, tickCountdowns } from "./requests-common.js";
@@ -111,6 +112,95 @@ function feedLine(name, data) {
     : t("event.other", { name: short, id: data.id ?? data.request_id ?? "" });
 }
 
+// --- video sessions and campaigns -------------------------------------------------------------------
+
+const OPEN_VIDEO_STATES = ["live", "scheduled"];
+const SHOWN_CAMPAIGNS = ["dispatching", "active", "completed"]; // running and recent, newest first
+let live = null;
+let wasConnected = false;
+
+async function loadVideoSessions() {
+  const pages = await Promise.all(OPEN_VIDEO_STATES.map((state) =>
+    api.get("/api/v1/video-sessions", { query: { state, page_size: 20 } })));
+  const sessions = pages.flatMap((page) => page.items);
+  await Promise.all(sessions.map((s) => courtName(s.host_court)));
+  const list = document.getElementById("video-sessions");
+  list.replaceChildren(...sessions.map(videoRow));
+  document.getElementById("video-empty").hidden = sessions.length > 0;
+}
+
+function videoRow(s) {
+  const people = s.participants.filter((p) => p.state === "admitted").length;
+  return el("li", { class: "panel-item", dataset: { sessionId: s.id, state: s.state } },
+    el("div", { class: "panel-main" },
+      el("a", { href: `/video/${s.id}`, class: "panel-title" }, s.topic),
+      el("span", { class: `badge ${s.state === "live" ? "badge-live" : "badge-info"}` }, t(`video.state.${s.state}`)),
+      el("div", { class: "muted panel-meta" }, t("db.video_meta", {
+        court: courtNames.get(s.host_court) || s.host_court, people, time: formatDateTime(s.started_at || s.created_at),
+      }))),
+    el("a", { class: "button button-small button-primary", href: `/video/${s.id}`, "aria-label": t("db.join_label", { topic: s.topic }) }, t("db.join")));
+}
+
+const endedVideoSessions = new Set();
+
+/** Adds, updates or removes one session's row on `video:opened` / `video:ended`. */
+async function onVideoEvent(name, data) {
+  const list = document.getElementById("video-sessions");
+  const id = Number(data.session_id);
+  const rowOf = () => list.querySelector(`[data-session-id="${id}"]`);
+  if (name === "video:ended") {
+    endedVideoSessions.add(id);
+    rowOf()?.remove();
+  } else {
+    // The event names no topic or people: read the session itself for its row.
+    const session = await api.get(`/api/v1/video-sessions/${id}`);
+    await courtName(session.host_court);
+    const row = rowOf(); // looked up after the reads: the session may have ended meanwhile
+    if (endedVideoSessions.has(id) || !OPEN_VIDEO_STATES.includes(session.state)) row?.remove();
+    else if (row) row.replaceWith(videoRow(session));
+    else list.prepend(videoRow(session));
+  }
+  document.getElementById("video-empty").hidden = list.children.length > 0;
+}
+
+function campaignPercent(progress) {
+  return progress.total ? Math.round((progress.done / progress.total) * 100) : Math.round(progress.percent ?? 0);
+}
+
+function renderCampaignProgress(item, done, total) {
+  const percent = total ? Math.round((done / total) * 100) : 0;
+  item.querySelector("progress").value = percent;
+  item.querySelector("progress").setAttribute("aria-valuetext", `${percent} %`);
+  item.querySelector(".panel-meta").textContent = t("db.campaign_progress", { percent: `${percent} %`, done, total });
+}
+
+async function loadCampaigns() {
+  const page = await api.get("/api/v1/campaigns", { query: { page_size: 20 } });
+  const shown = page.items.filter((c) => SHOWN_CAMPAIGNS.includes(c.status)).slice(0, 6);
+  const list = document.getElementById("campaign-progress-list");
+  list.replaceChildren(...shown.map((c) => {
+    const percent = campaignPercent(c.progress);
+    const item = el("li", { class: "panel-item panel-stack", dataset: { campaignId: c.id, status: c.status } },
+      el("div", { class: "panel-main" },
+        el("a", { href: `/campaigns#campaign-${c.id}`, class: "panel-title" }, c.name),
+        el("span", { class: `badge ${c.status === "dispatching" ? "badge-info" : c.status === "active" ? "badge-success" : "badge-muted"}` }, t(`cp.status.${c.status}`)),
+        el("div", { class: "muted" }, t("db.campaign_window", { start: formatDate(c.window_start), end: formatDate(c.window_end) }))),
+      el("progress", { max: 100, value: percent, "aria-label": c.name }),
+      el("div", { class: "muted panel-meta" }));
+    renderCampaignProgress(item, c.progress.done, c.progress.total);
+    return item;
+  }));
+  document.getElementById("campaigns-empty").hidden = shown.length > 0;
+  // Progress events go to each campaign's own room: follow the ones still dispatching.
+  for (const c of shown) if (c.status === "dispatching") live?.follow(`campaign:${c.id}`);
+}
+
+function onCampaignEvent(name, data) {
+  const item = document.querySelector(`#campaign-progress-list [data-campaign-id="${data.campaign_id}"]`);
+  if (name === "campaign:progress" && item) renderCampaignProgress(item, data.done, data.total);
+  else loadCampaigns().catch(() => {});
+}
+
 let refreshTimer = null;
 function refreshSoon() {
   clearTimeout(refreshTimer);
@@ -126,11 +216,23 @@ async function main() {
     counter.addEventListener("click", () => selectFilter(counter.dataset.filter, counter.querySelector(".counter-label").textContent));
   }
   const catalog = await api.get("/api/v1/assistance-matters");
-  for (const m of catalog.matters) matters.set(m.matter_type, m.name);
+  for (const m of catalog.matters) matters.set(m.matter_type, localName(m));
   await Promise.all([loadSummary(), loadList(), loadDueToday()]);
   tickCountdowns();
-  connectLive({
+  live = connectLive({
     async onEvent(name, data) {
+      if (name.startsWith("campaign:")) {
+        onCampaignEvent(name, data);
+        return;
+      }
+      if (name === "video:opened" || name === "video:ended") {
+        onVideoEvent(name, data).catch(() => loadVideoSessions().catch(() => {}));
+        return;
+      }
+      if (name.startsWith("video:")) {
+        loadVideoSessions().catch(() => {});
+        return;
+      }
       if (!name.startsWith("assistance:") || name === "assistance:thread_read") return;
       const feed = document.getElementById("feed");
       const item = el("li", {}, el("time", {}, formatDateTime(new Date())), " ");
@@ -141,8 +243,26 @@ async function main() {
       document.getElementById("feed-empty").hidden = true;
       if (name !== "assistance:message_posted") refreshSoon();
     },
-    onResync: refreshSoon,
+    onResync(room) {
+      if (room?.startsWith("campaign:")) loadCampaigns().catch(() => {});
+      else {
+        refreshSoon();
+        loadVideoSessions().catch(() => {});
+      }
+    },
+    onStatus(connected) {
+      // Back after a drop: the sessions' list has no room of its own to replay, so read it again.
+      if (connected && wasConnected) {
+        loadVideoSessions().catch(() => {});
+        loadCampaigns().catch(() => {});
+      }
+      wasConnected ||= connected;
+    },
   });
+  await Promise.all([
+    loadVideoSessions().catch((error) => { document.getElementById("video-empty").hidden = false; document.getElementById("video-empty").textContent = describeError(error); }),
+    loadCampaigns().catch((error) => { document.getElementById("campaigns-empty").hidden = false; document.getElementById("campaigns-empty").textContent = describeError(error); }),
+  ]);
 }
 
 main().catch((error) => flash(describeError(error), "error"));

@@ -28,3 +28,14 @@ export function t(key, params = {}) {
 
 /** The page's language as a BCP 47 tag ("zh-CN" or "en"), for Intl formatters. */
 export const lang = document.documentElement.lang || "zh-CN";
+
+/** True when the page has a string for `key`. */
+export function has(key) {
+  return (catalog || load())[key] !== undefined;
+}
+
+/** An API item's name in the page's language: `name_en` on English pages, else `name` (Chinese). */
+export function localName(item) {
+  if (!item) return "";
+  return lang.startsWith("en") && item.name_en ? item.name_en : item.name;
+}

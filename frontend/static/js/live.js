@@ -2,7 +2,8 @@
 // cookie, follow rooms with the last applied seq per room kept in sessionStorage, apply each durable
 // event once and in order, ask for a replay on a gap, and call back for a reload on `resync`.
 // Needs the vendored socket.io client (a classic script defining `io`) loaded before this module.
-import { t } from "./i18n.js";
+import { has, t } from "./i18n.js";
+import { addNotification } from "./tray.js";
 
 const STORE_KEY = "cc-live-seq";
 const SEEN_LIMIT = 500;
@@ -51,7 +52,9 @@ export function connectLive({ rooms = [], onEvent = () => {}, onResync = () => {
   function apply(name, envelope) {
     seqs[envelope.room] = envelope.seq;
     save();
-    if (markSeen(envelope.event_id)) onEvent(name, envelope.data, envelope);
+    if (!markSeen(envelope.event_id)) return;
+    notify(name, envelope);
+    onEvent(name, envelope.data, envelope);
   }
 
   function drainHeld(room) {
@@ -161,6 +164,25 @@ export function connectLive({ rooms = [], onEvent = () => {}, onResync = () => {
       return socket.connected;
     },
   };
+}
+
+/** The user's reminders, escalations, supervision orders and invitations go to the header's tray. */
+function notify(name, envelope) {
+  const data = envelope.data || {};
+  const request = data.request_id ?? (data.subject_type === "request" ? data.subject_id : null);
+  const href = name === "video:invited" ? data.url : request ? `/requests/${request}` : null;
+  const item = {
+    "deadline:reminder": () => ({
+      title: t("tray.reminder", { clock: has(`deadline.${data.kind}`) ? t(`deadline.${data.kind}`) : data.kind }),
+      body: t("tray.due", { date: data.due_on, id: request ?? data.case_id ?? "" }),
+    }),
+    "escalation:opened": () => ({ title: t("tray.escalation", { id: request ?? data.case_id ?? "" }) }),
+    "supervision:ordered": () => ({
+      title: t("tray.supervision", { id: request ?? "" }), body: t("tray.due", { date: data.due_on, id: request ?? "" }),
+    }),
+    "video:invited": () => ({ title: t("tray.invited", { topic: data.topic }), body: data.host || "" }),
+  }[name];
+  if (item) addNotification({ id: envelope.event_id, href, at: new Date(), ...item() });
 }
 
 /** The "reconnecting…" badge shown while the live connection is down (one per page). */

@@ -2,7 +2,7 @@
 // it needs and the version last read), documents, the timeline, and the live thread with typing
 // indicators and read receipts.
 import { api, csrfToken, describeError, fieldErrors } from "./api.js";
-import { t } from "./i18n.js";
+import { has, lang, localName, t } from "./i18n.js";
 import { formatDate, formatDateTime } from "./format.js";
 import { connectLive } from "./live.js";
 import { countdown, statusLabel, tickCountdowns } from "./requests-common.js";
@@ -49,7 +49,7 @@ function renderDetails(r) {
     ["rq.location", `${r.location.region_code} ${r.location.address}`],
     ["rq.routed_on", formatDate(r.routed_on)],
     ["rq.description", r.description || "—"],
-    ["rq.materials", r.materials.map((m) => m.name).join("、") || "—"],
+    ["rq.materials", r.materials.map(localName).join(lang.startsWith("en") ? ", " : "、") || "—"],
   ];
   if (r.result_text) rows.push(["rq.result", r.result_text]);
   document.getElementById("request-details").replaceChildren(
@@ -131,10 +131,19 @@ async function loadRequest() {
   renderDetails(current);
 }
 
+/** A timeline entry's action in the page's language (the raw action name only if it is unknown). */
+function timelineAction(entry) {
+  const key = `audit.${entry.action}`;
+  const label = has(key) ? t(key) : entry.action.replace(/^assistance\./, "").replaceAll("_", " ");
+  const reason = entry.details?.reason;
+  return reason && has(`reject.${reason}`) ? `${label}: ${t(`reject.${reason}`)}` : label;
+}
+
 async function loadTimeline() {
   const entries = await api.get(`${base}/timeline`);
   document.getElementById("timeline").replaceChildren(
-    ...entries.map((e) => el("li", {}, el("time", {}, formatDateTime(e.at)), " ", e.action.replace(/^assistance\./, ""),
+    ...entries.map((e) => el("li", { dataset: { action: e.action } }, el("time", {}, formatDateTime(e.at)), " ",
+      el("strong", {}, timelineAction(e)),
       " · ", e.actor.replace(/^user:/, ""), e.court ? ` (${courtNames.get(e.court) || e.court})` : "")),
   );
 }
@@ -147,7 +156,7 @@ async function loadAttachments() {
     return;
   }
   list.replaceChildren(
-    ...page.items.map((a) => el("li", {}, el("a", { href: a.download_url }, a.filename), ` · ${a.purpose} · ${Math.ceil(a.size / 1024)} KB · ${formatDateTime(a.created_at)}`)),
+    ...page.items.map((a) => el("li", {}, el("a", { href: a.download_url }, a.filename), ` · ${t(`purpose.${a.purpose}`)} · ${Math.ceil(a.size / 1024)} KB · ${formatDateTime(a.created_at)}`)),
   );
 }
 
@@ -255,7 +264,7 @@ async function main() {
   setupUpload();
   try {
     const catalog = await api.get("/api/v1/assistance-matters");
-    for (const m of catalog.matters) matterNames.set(m.matter_type, m.name);
+    for (const m of catalog.matters) matterNames.set(m.matter_type, localName(m));
     await loadRequest();
   } catch (error) {
     showNotice(notice, describeError(error));

@@ -1,7 +1,7 @@
 // The court workspace: incoming and outgoing lists (filters, search, pages), the submit form, and
 // live updates over /live (a new incoming request shows up without a reload).
 import { api, describeError, fieldErrors } from "./api.js";
-import { t } from "./i18n.js";
+import { localName, t } from "./i18n.js";
 import { connectLive } from "./live.js";
 import { countdown, requestRow, tickCountdowns } from "./requests-common.js";
 import { el, flash, markFieldErrors, missingFields, showNotice, whileBusy } from "./ui.js";
@@ -15,7 +15,7 @@ const form = document.getElementById("submit-form");
 const cases = new Map();
 
 function matterName(code) {
-  return matters.get(code)?.name || code;
+  return localName(matters.get(code)) || code;
 }
 
 async function loadList() {
@@ -85,7 +85,7 @@ function renderMaterials() {
     ...allMaterials.map((m) =>
       el("label", { class: "check" },
         el("input", { type: "checkbox", name: "materials", value: m.code, checked: required.has(m.code) }),
-        ` ${m.name}`,
+        ` ${localName(m)}`,
         required.has(m.code) ? el("span", { class: "muted" }, ` (${t("ws.required_material")})`) : null)),
   );
   document.getElementById("freeze-field").hidden = !matter?.needs_freeze_expiry;
@@ -103,6 +103,61 @@ async function previewRoute() {
   }
 }
 
+async function loadCities(province) {
+  options(form.elements.city, province ? await courtsOf({ level: "intermediate", region: province.slice(0, 2) }) : []);
+  options(form.elements.region_code, []);
+}
+
+async function loadCounties(city) {
+  options(form.elements.region_code, city ? await courtsOf({ level: "basic", region: city.slice(0, 4) }) : []);
+}
+
+/** As the address is typed, offers the province → city → county it names; "Use" fills the picker. */
+function setupRegionSuggestion() {
+  const box = document.getElementById("region-suggestion");
+  const text = document.getElementById("region-suggestion-text");
+  let suggestion = null;
+  let timer = null;
+  let asked = "";
+  const show = (found) => {
+    suggestion = found && (found.county || found.city || found.province) ? found : null;
+    box.hidden = !suggestion;
+    if (!suggestion) return;
+    const names = [found.province, found.city, found.county].filter(Boolean).map((r) => r.name);
+    text.textContent = t("ws.suggestion", { region: [...new Set(names)].join(" › ") });
+  };
+  form.elements.address.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const address = form.elements.address.value.trim();
+      if (address === asked) return;
+      asked = address;
+      if (!address) { show(null); return; }
+      try {
+        const found = await api.get("/api/v1/regions/suggest", { query: { address } });
+        if (asked === address) show(found);
+      } catch {
+        show(null);
+      }
+    }, 250);
+  });
+  document.getElementById("region-suggestion-accept").addEventListener("click", async () => {
+    if (!suggestion) return;
+    const { province, city, county } = suggestion;
+    form.elements.province.value = province?.code || "";
+    await loadCities(province?.code || "");
+    if (city) {
+      form.elements.city.value = city.code;
+      await loadCounties(city.code);
+      if (county) form.elements.region_code.value = county.code;
+    }
+    box.hidden = true;
+    flash(t("ws.suggestion_used"));
+    await previewRoute();
+    (county ? form.elements.region_code : city ? form.elements.region_code : form.elements.city).focus();
+  });
+}
+
 async function setupForm() {
   const caseSelect = form.elements.case_id;
   const casePage = await api.get("/api/v1/cases", { query: { page_size: 200 } });
@@ -113,7 +168,7 @@ async function setupForm() {
     options(form.elements.subject_id, (item?.respondents || []).map((p) => [p.id, p.name]), !item);
   });
   options(form.elements.subject_id, []);
-  options(form.elements.matter_type, [...matters.entries()].map(([code, m]) => [code, m.name]));
+  options(form.elements.matter_type, [...matters.entries()].map(([code, m]) => [code, localName(m)]));
   form.elements.matter_type.addEventListener("change", renderMaterials);
   renderMaterials();
 
@@ -121,16 +176,14 @@ async function setupForm() {
   options(form.elements.city, []);
   options(form.elements.region_code, []);
   form.elements.province.addEventListener("change", async () => {
-    const code = form.elements.province.value;
-    options(form.elements.city, code ? await courtsOf({ level: "intermediate", region: code.slice(0, 2) }) : []);
-    options(form.elements.region_code, []);
+    await loadCities(form.elements.province.value);
     previewRoute();
   });
   form.elements.city.addEventListener("change", async () => {
-    const code = form.elements.city.value;
-    options(form.elements.region_code, code ? await courtsOf({ level: "basic", region: code.slice(0, 4) }) : []);
+    await loadCounties(form.elements.city.value);
     previewRoute();
   });
+  setupRegionSuggestion();
   form.elements.region_code.addEventListener("change", previewRoute);
 
   form.addEventListener("submit", async (event) => {
@@ -184,7 +237,7 @@ async function main() {
   const catalog = await api.get("/api/v1/assistance-matters");
   for (const m of catalog.matters) matters.set(m.matter_type, m);
   allMaterials = catalog.materials;
-  options(document.getElementById("filter-matter"), [...matters.entries()].map(([c, m]) => [c, m.name]), false);
+  options(document.getElementById("filter-matter"), [...matters.entries()].map(([c, m]) => [c, localName(m)]), false);
   document.getElementById("filter-matter").prepend(el("option", { value: "", selected: true }, document.querySelector("#filter-status option").textContent));
   await loadList();
   tickCountdowns();

@@ -1,6 +1,8 @@
 // The video room: joins through the API, signals over socket.io /video, one RTCPeerConnection to the
 // media server. The server makes every offer; this page answers and trickles its ICE candidates.
+// Strings come from the page's language (data-i18n, see /static/js/i18n.js).
 /* global io */
+import { t as tr } from "/static/js/i18n.js";
 
 const root = document.getElementById("room");
 const sessionId = Number(root.dataset.sessionId);
@@ -26,18 +28,10 @@ const state = {
 };
 
 function setStatus(key) {
-  const labels = {
-    connecting: "连接中 · Connecting",
-    waiting: "等候中 · Waiting",
-    connected: "已连接 · Connected",
-    reconnecting: "重新连接中 · Reconnecting",
-    ended: "已结束 · Ended",
-    removed: "已移出 · Removed",
-    left: "已离开 · Left",
-  };
   const el = $("status");
   el.dataset.state = key;
-  el.textContent = labels[key] || key;
+  el.textContent = tr(`room.${key}`);
+  root.dataset.state = key;
   $("reconnecting").hidden = key !== "reconnecting";
   $("lobby-wait").hidden = key !== "waiting";
 }
@@ -67,9 +61,11 @@ function tile(owner) {
   const audio = document.createElement("audio");
   audio.autoplay = true;
   const caption = document.createElement("figcaption");
-  caption.textContent = owner === myId ? "我 · Me" : state.names.get(owner) || `#${owner}`;
+  caption.textContent = owner === myId ? tr("room.me") : state.names.get(owner) || `#${owner}`;
   el.append(camera, screen, audio, caption);
+  if (owner === myId) el.classList.add("tile-me");
   $("grid").append(el);
+  $("grid").dataset.count = String(state.tiles.size + 1);
   t = { el, camera, screen, audio, caption, tracks: {} };
   state.tiles.set(owner, t);
   return t;
@@ -94,6 +90,7 @@ function detach(owner, source) {
   if (owner !== myId && Object.keys(t.tracks).length === 0) {
     t.el.remove();
     state.tiles.delete(owner);
+    $("grid").dataset.count = String(state.tiles.size);
   }
 }
 
@@ -134,7 +131,7 @@ async function join() {
   state.role = grant.role;
   state.iceServers = grant.ice_servers.map((s) => ({ urls: s.urls, username: s.username || undefined, credential: s.credential || undefined }));
   for (const p of grant.session.participants) state.names.set(p.user_id, p.display_name);
-  $("role").textContent = { host: "主持人 · Host", participant: "参与者 · Participant", observer: "观察员 · Observer" }[grant.role];
+  $("role").textContent = tr(`room.role.${grant.role}`);
   showHostControls(grant.role === "host");
   connectSocket(grant.join_token);
 }
@@ -198,6 +195,7 @@ function teardown() {
       state.tiles.delete(owner);
     }
   }
+  $("grid").dataset.count = String(state.tiles.size);
 }
 
 function scheduleReconnect() {
@@ -269,7 +267,7 @@ function onMuted(message) {
   state.mutedByHost = message.muted;
   const mic = localTrack("mic");
   if (mic) mic.enabled = !message.muted;
-  $("toggle-mic").textContent = message.muted ? "主持人已静音 · Muted by host" : "静音 · Mute";
+  $("toggle-mic").textContent = message.muted ? tr("room.muted_by_host") : tr("room.mute");
   $("toggle-mic").dataset.muted = String(message.muted);
 }
 
@@ -277,14 +275,16 @@ $("toggle-mic").addEventListener("click", () => {
   const mic = localTrack("mic");
   if (!mic || state.mutedByHost) return;
   mic.enabled = !mic.enabled;
-  $("toggle-mic").textContent = mic.enabled ? "静音 · Mute" : "取消静音 · Unmute";
+  $("toggle-mic").textContent = mic.enabled ? tr("room.mute") : tr("room.unmute");
+  $("toggle-mic").setAttribute("aria-pressed", String(!mic.enabled));
 });
 
 $("toggle-camera").addEventListener("click", () => {
   const camera = localTrack("camera");
   if (!camera) return;
   camera.enabled = !camera.enabled;
-  $("toggle-camera").textContent = camera.enabled ? "关闭摄像头 · Camera off" : "打开摄像头 · Camera on";
+  $("toggle-camera").textContent = camera.enabled ? tr("room.camera_off") : tr("room.camera_on");
+  $("toggle-camera").setAttribute("aria-pressed", String(!camera.enabled));
 });
 
 $("toggle-screen").addEventListener("click", async () => {
@@ -300,7 +300,7 @@ $("toggle-screen").addEventListener("click", async () => {
   const transceiver = mid && state.pc ? state.pc.getTransceivers().find((t) => t.mid === mid) : null;
   if (transceiver) await transceiver.sender.replaceTrack(track);
   state.socket.emit("screen", { on: true });
-  $("toggle-screen").textContent = "停止共享 · Stop sharing";
+  $("toggle-screen").textContent = tr("room.stop_share");
 });
 
 async function stopScreen() {
@@ -311,12 +311,12 @@ async function stopScreen() {
   const transceiver = mid && state.pc ? state.pc.getTransceivers().find((t) => t.mid === mid) : null;
   if (transceiver) await transceiver.sender.replaceTrack(null);
   if (state.socket) state.socket.emit("screen", { on: false });
-  $("toggle-screen").textContent = "共享屏幕 · Share screen";
+  $("toggle-screen").textContent = tr("room.share");
 }
 
 $("leave").addEventListener("click", () => finish("left"));
 $("end").addEventListener("click", () => {
-  if (state.socket && window.confirm("结束会商？End the session for everyone?")) state.socket.emit("end", {});
+  if (state.socket && window.confirm(tr("room.confirm_end"))) state.socket.emit("end", {});
 });
 
 $("chat-form").addEventListener("submit", (event) => {
@@ -335,20 +335,22 @@ $("directive-form").addEventListener("submit", (event) => {
     if (ack && ack.ok) {
       $("directive-text").value = "";
     } else {
-      window.alert((ack && ack.error) || "未能记录 · Could not record");
+      window.alert((ack && ack.error) || tr("room.not_recorded"));
     }
   });
 });
 
 // --- rendering ------------------------------------------------------------------------------------
 
-const STATE_LABELS = {
-  invited: "已邀请 · Invited",
-  waiting: "等候中 · Waiting",
-  admitted: "在线 · In the room",
-  removed: "已移出 · Removed",
-  left: "已离开 · Left",
-};
+function button(label, action, onClick, extra = "") {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = `button button-small ${extra}`.trim();
+  b.dataset.action = action;
+  b.textContent = label;
+  b.addEventListener("click", onClick);
+  return b;
+}
 
 function renderParticipants(people) {
   const list = $("people-list");
@@ -356,27 +358,37 @@ function renderParticipants(people) {
   for (const p of people) {
     state.names.set(p.user_id, p.display_name);
     const t = state.tiles.get(p.user_id);
-    if (t && p.user_id !== myId) t.caption.textContent = p.display_name + (p.muted ? " 🔇" : "");
+    if (t && p.user_id !== myId) {
+      t.caption.textContent = p.display_name;
+      t.el.dataset.muted = String(Boolean(p.muted));
+    }
     const li = document.createElement("li");
+    li.className = "room-person";
     li.dataset.userId = String(p.user_id);
     li.dataset.state = p.state;
     li.dataset.media = String(p.media);
     li.dataset.muted = String(p.muted);
-    let label = STATE_LABELS[p.state] || p.state;
-    if (p.state === "admitted" && !p.media) label = "重新连接中 · Reconnecting";
-    li.textContent = `${p.display_name} (${p.court_code}) — ${label}${p.muted ? " · 已静音 Muted" : ""}`;
+    const who = document.createElement("div");
+    who.className = "room-person-who";
+    const name = document.createElement("strong");
+    name.textContent = p.user_id === myId ? `${p.display_name} (${tr("room.me")})` : p.display_name;
+    const meta = document.createElement("span");
+    meta.className = "muted";
+    const notes = [p.court_code, tr(`room.state.${p.state}`)];
+    if (p.state === "admitted" && !p.media) notes.push(tr("room.no_media"));
+    if (p.muted) notes.push(tr("room.muted"));
+    meta.textContent = notes.join(" · ");
+    who.append(name, meta);
+    li.append(who);
     if (state.role === "host" && p.user_id !== myId && p.state === "admitted") {
-      const mute = document.createElement("button");
-      mute.type = "button";
-      mute.dataset.action = p.muted ? "unmute" : "mute";
-      mute.textContent = p.muted ? "取消静音 · Unmute" : "静音 · Mute";
-      mute.addEventListener("click", () => state.socket.emit("mute", { user_id: p.user_id, muted: !p.muted }));
-      const remove = document.createElement("button");
-      remove.type = "button";
-      remove.dataset.action = "remove";
-      remove.textContent = "移出 · Remove";
-      remove.addEventListener("click", () => state.socket.emit("remove", { user_id: p.user_id }));
-      li.append(" ", mute, " ", remove);
+      const actions = document.createElement("div");
+      actions.className = "room-person-actions";
+      actions.append(
+        button(p.muted ? tr("room.unmute") : tr("room.mute"), p.muted ? "unmute" : "mute",
+          () => state.socket.emit("mute", { user_id: p.user_id, muted: !p.muted })),
+        button(tr("room.remove"), "remove", () => state.socket.emit("remove", { user_id: p.user_id }), "button-danger"),
+      );
+      li.append(actions);
     }
     list.append(li);
   }
@@ -387,45 +399,108 @@ function renderLobby(waiting) {
   list.replaceChildren();
   for (const w of waiting) {
     const li = document.createElement("li");
+    li.className = "room-person";
     li.dataset.userId = String(w.user_id);
-    li.textContent = `${w.name} · ${w.court_code} · ${w.role} `;
-    const admit = document.createElement("button");
-    admit.type = "button";
-    admit.dataset.action = "admit";
-    admit.textContent = "允许进入 · Admit";
-    admit.addEventListener("click", () => state.socket.emit("lobby:admit", { user_id: w.user_id }));
-    li.append(admit);
+    const who = document.createElement("div");
+    who.className = "room-person-who";
+    const name = document.createElement("strong");
+    name.textContent = w.name;
+    const meta = document.createElement("span");
+    meta.className = "muted";
+    meta.textContent = `${w.court_code} · ${tr(`room.role.${w.role}`)}`;
+    who.append(name, meta);
+    li.append(who, button(tr("room.admit"), "admit", () => state.socket.emit("lobby:admit", { user_id: w.user_id }), "button-primary"));
     list.append(li);
   }
+  $("lobby-empty").hidden = waiting.length > 0;
+  $("lobby-count").hidden = waiting.length === 0;
+  $("lobby-count").textContent = String(waiting.length);
+}
+
+/** Good, fair or poor from loss and round-trip time (the thresholds of common VoIP guidance). */
+function qualityLevel(q) {
+  if (q.loss_percent >= 5 || (q.rtt_ms ?? 0) >= 400) return "poor";
+  if (q.loss_percent >= 1 || (q.rtt_ms ?? 0) >= 150) return "fair";
+  return "good";
 }
 
 function renderQuality(rows) {
   const body = $("quality-rows");
   body.replaceChildren();
   for (const q of rows) {
-    const tr = document.createElement("tr");
-    tr.dataset.userId = String(q.user_id);
-    for (const value of [state.names.get(q.user_id) || q.user_id, q.bitrate_kbps, q.loss_percent, q.rtt_ms ?? "—", q.frames_per_second]) {
+    const tr_ = document.createElement("tr");
+    tr_.dataset.userId = String(q.user_id);
+    const level = qualityLevel(q);
+    tr_.dataset.quality = level;
+    const who = document.createElement("td");
+    const dot = document.createElement("span");
+    dot.className = `quality-dot quality-${level}`;
+    dot.title = tr(`room.quality.${level}`);
+    who.append(dot, ` ${state.names.get(q.user_id) || q.user_id}`);
+    tr_.append(who);
+    for (const value of [q.bitrate_kbps, q.loss_percent, q.rtt_ms ?? "—", q.frames_per_second]) {
       const td = document.createElement("td");
       td.textContent = String(value);
-      tr.append(td);
+      tr_.append(td);
     }
-    body.append(tr);
+    body.append(tr_);
+    const t = state.tiles.get(q.user_id);
+    if (t) t.el.dataset.quality = level;
   }
 }
 
 function showChat(message) {
   const li = document.createElement("li");
-  li.textContent = `${message.name}: ${message.text}`;
+  const name = document.createElement("strong");
+  name.textContent = message.name;
+  const text = document.createElement("span");
+  text.textContent = message.text;
+  li.append(name, " ", text);
   $("chat-log").append(li);
+  $("chat-log").scrollTop = $("chat-log").scrollHeight;
 }
 
 function showDirective(d) {
   const li = document.createElement("li");
   li.dataset.directiveId = String(d.id);
-  li.textContent = `${d.text} — 期限 due ${d.due_on} — ${d.assignee_court}`;
+  const text = document.createElement("div");
+  text.textContent = d.text;
+  const meta = document.createElement("div");
+  meta.className = "muted";
+  meta.textContent = `${tr("room.due", { date: d.due_on })} · ${d.assignee_court}`;
+  li.append(text, meta);
   $("directive-list").append(li);
+  $("directives-empty").hidden = true;
 }
+
+/** This page's own connection quality from the browser's statistics, shown next to the status. */
+async function measureOwnQuality() {
+  const badge = $("my-quality");
+  if (!state.pc || $("status").dataset.state !== "connected") {
+    badge.hidden = true;
+    return;
+  }
+  const report = await state.pc.getStats();
+  let rtt = null;
+  let lost = 0;
+  let received = 0;
+  report.forEach((s) => {
+    if (s.type === "candidate-pair" && s.nominated && s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime * 1000;
+    if (s.type === "inbound-rtp") {
+      lost += Math.max(0, s.packetsLost || 0);
+      received += s.packetsReceived || 0;
+    }
+  });
+  const loss = received + lost ? (100 * lost) / (received + lost) : 0;
+  const level = qualityLevel({ loss_percent: loss, rtt_ms: rtt });
+  badge.hidden = false;
+  badge.dataset.quality = level;
+  badge.className = `badge room-quality-badge ${level === "good" ? "badge-success" : level === "fair" ? "badge-info" : "badge-danger"}`;
+  badge.textContent = tr("room.my_quality", { level: tr(`room.quality.${level}`) });
+  badge.title = tr("room.my_quality_detail", { rtt: rtt === null ? "—" : Math.round(rtt), loss: `${loss.toFixed(1)} %` });
+}
+
+setInterval(() => measureOwnQuality().catch(() => {}), 3000);
 
 // --- what the browser tests read ------------------------------------------------------------------
 

@@ -226,7 +226,9 @@ async def test_the_room_page_needs_a_signed_in_user(video_app, client, login, pe
     host = await login(people["host"])
     session_id = (await _create(host)).json()["id"]
     anonymous = await client.get(f"/video/{session_id}", follow_redirects=False)
-    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/"
+    assert (
+        anonymous.status_code == 303 and anonymous.headers["location"] == f"/sign-in?next=/video/{session_id}"
+    )
     page = await host.get(f"/video/{session_id}")
     assert page.status_code == 200
     assert 'src="/static/video/room.js"' in page.text and "<script>" not in page.text
