@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -27,10 +28,37 @@ T = TypeVar("T")
 MAX_JSON_BODY = 1024 * 1024
 
 
+MAX_ROW_ID = 2**31 - 1  # key columns are 32-bit INTEGER (PostgreSQL's int4)
+
+
+class RowIdConvertor(IntegerConvertor):
+    """`{name:int}` in a path: 0 to 2147483647, so every match fits a key column (a larger number is
+    simply no such address, a 404, instead of an out-of-range error in the database driver)."""
+
+    regex = (
+        "(?:214748364[0-7]|21474836[0-3][0-9]|2147483[0-5][0-9]{2}|214748[0-2][0-9]{3}|21474[0-7][0-9]{4}"
+        "|2147[0-3][0-9]{5}|214[0-6][0-9]{6}|21[0-3][0-9]{7}|20[0-9]{8}|1[0-9]{9}|[0-9]{1,9})"
+    )
+
+
+# Every router's paths are compiled after this module is imported, so they all use it.
+register_url_convertor("int", RowIdConvertor())
+
+
 class Schema(BaseModel):
-    """Base of every request and response schema: unknown fields in a request are an error."""
+    """Base of every request and response schema: unknown fields in a request are an error, and an
+    identifier (`id`, `<thing>_id`) must fit a key column."""
 
     model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    @model_validator(mode="after")
+    def _identifiers_fit_key_columns(self) -> Self:
+        for name in type(self).model_fields:
+            if name == "id" or name.endswith("_id"):
+                value = getattr(self, name)
+                if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_ROW_ID:
+                    raise ValueError(f"{name} must be an identifier between 0 and {MAX_ROW_ID}")
+        return self
 
 
 class PageQuery(Schema):
@@ -86,7 +114,7 @@ class Operation:
     status: int
     auth: bool
     csrf: bool
-    raw_response: str | None = None  # media type of a non-JSON response (CSV, files)
+    raw_response: str | tuple[str, ...] | None = None  # media type(s) of a non-JSON response (CSV, files)
     raw_body: dict[str, Any] | None = None  # OpenAPI content of a non-JSON body (multipart uploads)
     extra_responses: dict[int, str] = field(default_factory=dict)
 
@@ -111,7 +139,7 @@ class Router:
         status: int = 200,
         auth: bool = True,
         csrf: bool = True,
-        raw_response: str | None = None,
+        raw_response: str | tuple[str, ...] | None = None,
         raw_body: dict[str, Any] | None = None,
         extra_responses: dict[int, str] | None = None,
     ) -> Callable[[Handler], Handler]:
@@ -160,9 +188,7 @@ def parse_model(model: type[BaseModel], data: Any, where: str) -> BaseModel:
     except ValidationError as exc:
         errors = field_errors(exc.errors())
         first = errors[0]
-        raise InvalidInput(
-            f"Invalid {where}: {first['field']}: {first['message']}", details=errors
-        ) from None
+        raise InvalidInput(f"Invalid {where}: {first['field']}: {first['message']}", details=errors) from None
 
 
 async def read_json(request: Request) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
-from command_center.api import Operation
+from command_center.api import MAX_ROW_ID, Operation
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -21,11 +21,17 @@ ERROR_SCHEMA = {
         }
     },
 }
-PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
+PATH_PARAM = re.compile(r"{([^}:]+)(?::([^}]+))?}")
+# `{id:int}` matches a key column's range (command_center.api.RowIdConvertor).
+INT_PATH_SCHEMA = {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID}
 
 
 def _openapi_path(path: str) -> str:
     return PATH_PARAM.sub(r"{\1}", path)
+
+
+def _path_schema(convertor: str) -> dict[str, Any]:
+    return dict(INT_PATH_SCHEMA) if convertor == "int" else {"type": "string"}
 
 
 def build_openapi(operations: list[Operation], *, title: str, version: str) -> dict[str, Any]:
@@ -45,8 +51,8 @@ def build_openapi(operations: list[Operation], *, title: str, version: str) -> d
             "responses": {},
         }
         params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in PATH_PARAM.findall(op.path)
+            {"name": name, "in": "path", "required": True, "schema": _path_schema(convertor)}
+            for name, convertor in PATH_PARAM.findall(op.path)
         ]
         if op.query is not None:
             schema = op.query.model_json_schema()
@@ -70,8 +76,9 @@ def build_openapi(operations: list[Operation], *, title: str, version: str) -> d
             }
         elif op.raw_body is not None:
             entry["requestBody"] = {"required": True, "content": op.raw_body}
-        if op.raw_response:
-            content: dict[str, Any] = {op.raw_response: {"schema": {"type": "string"}}}
+        raw_types = (op.raw_response,) if isinstance(op.raw_response, str) else op.raw_response or ()
+        if raw_types:
+            content: dict[str, Any] = {media: {"schema": {"type": "string"}} for media in raw_types}
             entry["responses"][str(op.status)] = {"description": "OK", "content": content}
         elif op.status == 204 or op.response is None:
             entry["responses"][str(op.status)] = {"description": "No content" if op.status == 204 else "OK"}
@@ -81,8 +88,11 @@ def build_openapi(operations: list[Operation], *, title: str, version: str) -> d
                 "content": {"application/json": {"schema": keyed[(op.response, "serialization")]}},
             }
         error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        if op.raw_response == "text/html":  # a page answers its errors with a page (JSON off its path)
+            error_ref["content"]["text/html"] = {"schema": {"type": "string"}}
         for status, text in _error_statuses(op).items():
-            entry["responses"][str(status)] = {"description": text, **error_ref}
+            redirect = 300 <= status < 400
+            entry["responses"][str(status)] = {"description": text, **({} if redirect else error_ref)}
         if op.auth:
             entry["security"] = [{"bearer": []}, {"session": []}]
         paths.setdefault(_openapi_path(op.path), {})[op.method.lower()] = entry

@@ -14,18 +14,27 @@ noticed yet) would make it grow without limit. A client whose queue holds `realt
 packets when another is due is dropped instead: its queued packets are discarded (it recovers them by
 replay when it resumes), it is told `realtime:dropped` {"reason": "slow_consumer"}, and it is
 disconnected. The check is a queue length read per send, so nobody else waits for it.
+
+Packets: the namespaces speak JSON only. A binary packet (or a bare binary attachment) is refused
+before python-socketio buffers its attachments, whether or not the client has authenticated, and so
+is a packet that cannot be decoded: the client is told why (`realtime:dropped` {"reason", "message"} in
+each namespace it joined, or a `connect_error` {"message", "data": {"code"}} when it joined none) and
+disconnected, and the refusal is logged as one warning, not a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+import engineio
 import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
@@ -43,6 +52,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 SLOW_CONSUMER = "slow_consumer"
+BINARY_REFUSED = "binary_not_accepted"
+MALFORMED_PACKET = "malformed_packet"
+_BINARY_TYPES = (str(sio_packet.BINARY_EVENT), str(sio_packet.BINARY_ACK))
+_PACKET_NAMESPACE = re.compile(r"^\d(?:\d+-)?(/[^,]*)")
 
 NamespaceFactory = Callable[["Services"], socketio.AsyncNamespace]
 
@@ -58,6 +71,52 @@ ON_STOP: list[Callable[[Services], Awaitable[None]]] = [
 ]
 
 
+class EngineIOServer(engineio.AsyncServer):
+    """engine.io's server, fixed for long-polling clients that send too much.
+
+    engine.io refuses a polling POST above `max_http_buffer_size` by disconnecting the client and
+    waiting until it has read its CLOSE, which a polling client does only with its next GET: a client
+    that sends none held the POST open for good. Here an oversize POST is answered 413 with the
+    reason at once, and disconnecting a polling client never waits for it to read."""
+
+    async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
+        scope = args[0] if args else None
+        if isinstance(scope, dict) and scope.get("type") == "http" and scope.get("method") == "POST":
+            length = dict(scope.get("headers") or ()).get(b"content-length", b"")
+            if length.isdigit() and int(length) > self.max_http_buffer_size:
+                query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+                sid = (query.get("sid") or [None])[0]
+                if sid in self.sockets:
+                    await self.disconnect(sid)
+                await _payload_too_large(args[2], self.max_http_buffer_size)
+                return None
+        return await super().handle_request(*args, **kwargs)
+
+    async def disconnect(self, sid: str | None = None) -> None:
+        socket = self.sockets.get(sid) if sid is not None else None
+        if socket is None or socket.upgraded:
+            await super().disconnect(sid)
+            return
+        if not socket.closed:
+            await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
+        self.sockets.pop(sid, None)
+
+
+async def _payload_too_large(send: Any, limit: int) -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "code": "payload_too_large",
+                "message": f"A socket.io message may be at most {limit} bytes; this connection is closed.",
+                "details": {"max_message_bytes": limit},
+            }
+        }
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class RealtimeServer(socketio.AsyncServer):
     """python-socketio's server with a bounded send queue per client (see the module docstring)."""
 
@@ -67,7 +126,11 @@ class RealtimeServer(socketio.AsyncServer):
         self.slow_consumers_dropped = 0
         self._dropping: set[str] = set()
         self._drop_tasks: set[asyncio.Task[None]] = set()
+        self._refused: set[str] = set()  # engine.io sessions told to go; their packets are ignored
         self.runtime: Runtime | None = None
+
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return EngineIOServer
 
     async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
         if not self._backlogged(eio_sid):
@@ -76,6 +139,81 @@ class RealtimeServer(socketio.AsyncServer):
     async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
         if not self._backlogged(eio_sid):
             await super()._send_eio_packet(eio_sid, eio_pkt)
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if eio_sid in self._refused:
+            return
+        if isinstance(data, bytes) or (isinstance(data, str) and data[:1] in _BINARY_TYPES):
+            namespace = _PACKET_NAMESPACE.match(data) if isinstance(data, str) else None
+            await self._refuse_packet(
+                eio_sid,
+                namespace.group(1) if namespace else "/",
+                BINARY_REFUSED,
+                "Binary packets are not accepted; send events as JSON.",
+            )
+            return
+        try:
+            self.packet_class(encoded_packet=data)
+        except (ValueError, TypeError, IndexError) as exc:  # JSONDecodeError is a ValueError
+            namespace = _PACKET_NAMESPACE.match(data) if isinstance(data, str) else None
+            await self._refuse_packet(
+                eio_sid,
+                namespace.group(1) if namespace else "/",
+                MALFORMED_PACKET,
+                f"The packet could not be read ({type(exc).__name__}).",
+            )
+            return
+        await super()._handle_eio_message(eio_sid, data)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        self._refused.discard(eio_sid)
+
+    async def _refuse_packet(self, eio_sid: str, namespace: str, reason: str, message: str) -> None:
+        """Tells the client why its packet was refused and disconnects it."""
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None or socket.closing or socket.closed:
+            return
+        joined = [ns for ns in self.manager.get_namespaces() if self.manager.sid_from_eio_sid(eio_sid, ns)]
+        if joined:
+            notices = [
+                self.packet_class(
+                    sio_packet.EVENT,
+                    namespace=ns,
+                    data=["realtime:dropped", {"reason": reason, "message": message}],
+                )
+                for ns in joined
+            ]
+        else:
+            notices = [
+                self.packet_class(
+                    sio_packet.CONNECT_ERROR,
+                    namespace=namespace,
+                    data={"message": message, "data": {"code": reason}},
+                )
+            ]
+        for notice in notices:
+            await socket.send(eio_packet.Packet(eio_packet.MESSAGE, notice.encode()))
+        log.warning("refused a socket.io packet from %s (%s); disconnecting it", eio_sid, reason)
+        if socket.upgraded:
+            # The WebSocket writer sends the notices, then engine.io's CLOSE.
+            await socket.close(wait=False, abort=False, reason=reason)
+            return
+        # A polling client fetches the notices and the CLOSE with its next GET, which a closed
+        # engine.io socket would refuse: it leaves its namespaces now, anything more it sends is
+        # ignored, and its engine.io session is closed once it has read them (or did not in time).
+        self._refused.add(eio_sid)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        await socket.send(eio_packet.Packet(eio_packet.CLOSE))
+        task = asyncio.create_task(self._close_when_read(socket, reason), name=f"refuse-{eio_sid}")
+        self._drop_tasks.add(task)
+        task.add_done_callback(self._drop_tasks.discard)
+
+    async def _close_when_read(self, socket: Any, reason: str) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.eio.ping_timeout):
+                await socket.queue.join()
+        await socket.close(wait=False, abort=True, reason=reason)
 
     def queued_packets(self, eio_sid: str) -> int:
         socket = self.eio.sockets.get(eio_sid)

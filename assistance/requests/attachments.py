@@ -7,7 +7,8 @@
   (413) as soon as it crosses the limit.
 * The type is decided by the bytes, never by the filename or the declared Content-Type: PDF, JPEG,
   PNG and OFD (GB/T 33190-2016, a ZIP package with `OFD.xml` at its root) are accepted, anything else is
-  a 422. A PDF must also end with `%%EOF`, so a truncated one is refused.
+  a 422. A PDF must also end with `startxref <offset> %%EOF` whose offset points at its
+  cross-reference section, so a truncated one, or a header glued onto something else, is refused.
 * Files live under `<var_dir>/attachments/<sha[:2]>/<sha>`: identical content is stored once, and
   a file is moved into place by an atomic rename only after its row, audit entry and event are
   written. A refused upload leaves neither a row nor a file.
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 PDF, JPEG, PNG, OFD = "application/pdf", "image/jpeg", "image/png", "application/ofd"
 EXTENSIONS = {PDF: (".pdf",), JPEG: (".jpg", ".jpeg"), PNG: (".png",), OFD: (".ofd",)}
 UNSUPPORTED_TYPE = "unsupported file type; allowed: PDF, JPEG, PNG, OFD"
+MALFORMED_PDF = "not a well-formed PDF: no trailer (startxref, %%EOF) pointing at a cross-reference section"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # ISO 32000-1 §7.5.5: a PDF's last line is %%EOF; like common readers, look for it in the last 1024 bytes.
 PDF_TAIL = 1024
@@ -65,6 +67,8 @@ MAX_FIELD_BYTES = 256  # the `purpose` field
 MULTIPART_OVERHEAD = 64 * 1024
 _WINDOWS_RESERVED = re.compile(r'[<>:"|?*]')
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_STARTXREF = re.compile(rb"startxref\s+(\d{1,12})\s+%%EOF")
+_XREF_SECTION = re.compile(rb"\s*(?:xref|\d+\s+\d+\s+obj)\b")
 _ATTACHMENT = Attachment.__table__
 
 
@@ -118,6 +122,22 @@ def _is_ofd_package(path: Path) -> bool:
         return False
 
 
+def _pdf_trailer_is_sound(fh: BinaryIO, tail: bytes) -> bool:
+    # ISO 32000-1 §7.5.5: the file ends with `startxref`, the byte offset of the last cross-reference
+    # section, and `%%EOF`; that offset holds a table (`xref`) or a cross-reference stream object
+    # (`12 0 obj`). A header and an %%EOF around anything else is not a PDF.
+    found = _STARTXREF.findall(tail)
+    if not found:
+        return False
+    fh.seek(int(found[-1]))
+    return _XREF_SECTION.match(fh.read(32)) is not None
+
+
+def _starts_as_pdf(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(5) == b"%PDF-"
+
+
 def sniff_file(path: Path) -> str | None:
     """The content type of a stored file judged by its bytes alone, or None when it is not allowed."""
     with path.open("rb") as fh:
@@ -125,9 +145,12 @@ def sniff_file(path: Path) -> str | None:
         fh.seek(0, os.SEEK_END)
         fh.seek(max(0, fh.tell() - PDF_TAIL))
         tail = fh.read()
-    if head.startswith(b"PK\x03\x04"):
-        return OFD if _is_ofd_package(path) else None
-    return sniff_bytes(head, tail)
+        if head.startswith(b"PK\x03\x04"):
+            return OFD if _is_ofd_package(path) else None
+        sniffed = sniff_bytes(head, tail)
+        if sniffed == PDF and not _pdf_trailer_is_sound(fh, tail):
+            return None
+    return sniffed
 
 
 def safe_filename(raw: str | None, content_type: str) -> str:
@@ -402,9 +425,8 @@ async def receive_upload(
         purpose = _purpose(reader.fields.get("purpose"), charset)
         sniffed = await anyio.to_thread.run_sync(sniff_file, path)
         if sniffed is None:
-            raise InvalidInput(
-                f"The file was refused: {UNSUPPORTED_TYPE}.", details=[_field("file", UNSUPPORTED_TYPE)]
-            )
+            why = MALFORMED_PDF if await anyio.to_thread.run_sync(_starts_as_pdf, path) else UNSUPPORTED_TYPE
+            raise InvalidInput(f"The file was refused: {UNSUPPORTED_TYPE}.", details=[_field("file", why)])
         return StagedUpload(
             path=path,
             size=reader.file_size,

@@ -175,7 +175,7 @@ async def list_request_attachments(call: Call) -> Page[AttachmentRead]:
 @router.get(
     BASE + "/attachments/{attachment_id:int}",
     summary="Download a document (courts that may see the request)",
-    raw_response="application/octet-stream",
+    raw_response=tuple(attachments.EXTENSIONS),  # the type found in the file's bytes
 )
 async def download_request_attachment(call: Call) -> FileResponse:
     async with request_unit_of_work(call.services, call.user, read_only=True) as session:
