@@ -10,6 +10,8 @@ from typing import Any
 
 import socketio
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -30,10 +32,11 @@ from command_center.audit import service as audit
 from command_center.audit.routes import router as audit_router
 from command_center.calendar.routes import router as periods_router
 from command_center.courts.routes import router as courts_router
-from command_center.errors import AppError, Forbidden
+from command_center.errors import AppError, Forbidden, database_unavailable
 from command_center.identity.admin_routes import router as user_admin_router
 from command_center.identity.models import User
 from command_center.identity.routes import router as identity_router
+from command_center.identity.second_factor_routes import router as second_factor_router
 from command_center.middleware import HttpMetrics, RequestContextMiddleware, SecurityHeadersMiddleware
 from command_center.openapi import build_openapi
 from command_center.ops import router as ops_router
@@ -50,6 +53,7 @@ VERSION = "0.1.0"
 ROUTERS: list[Router] = [
     ops_router,
     identity_router,
+    second_factor_router,
     courts_router,
     periods_router,
     audit_router,
@@ -113,6 +117,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return _error_response(request, exc.status_code, body, exc.headers)
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A database that cannot be reached is a 503 the client may retry; any other database error a 500."""
+    unavailable = database_unavailable(exc)
+    if unavailable is None:
+        return await _unexpected_error(request, exc)
+    log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc.__cause__ or exc)
+    return await _app_error(request, unavailable)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     body = {
@@ -166,7 +179,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     starlette_app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={AppError: _app_error, HTTPException: _http_error, Exception: _unexpected_error},
+        exception_handlers={
+            AppError: _app_error,
+            HTTPException: _http_error,
+            DBAPIError: _database_error,
+            PoolTimeout: _database_error,
+            OSError: _database_error,  # a connection refused or reset while connecting
+            Exception: _unexpected_error,
+        },
     )
     # add_middleware puts each new one outermost: security headers wrap the request context.
     starlette_app.add_middleware(RequestContextMiddleware, metrics=metrics, router_app=starlette_app.router)

@@ -15,7 +15,15 @@ def test_the_arq_cli_settings_name_the_health_key_of_our_queue(settings, monkeyp
     monkeypatch.setattr(worker_module, "get_settings", lambda: settings)
     options = worker_module.WorkerSettings  # what `arq --check scheduler.worker.WorkerSettings` imports
     assert options["queue_name"] == settings.queue_name
-    assert options["redis_settings"] == RedisSettings.from_dsn(settings.redis_url)
+    # The same server, with retries on a dropped connection (worker.redis_settings).
+    plain = RedisSettings.from_dsn(settings.redis_url)
+    redis_settings = options["redis_settings"]
+    assert (redis_settings.host, redis_settings.port, redis_settings.database) == (
+        plain.host,
+        plain.port,
+        plain.database,
+    )
+    assert redis_settings.retry is not None and redis_settings.retry_on_error
     assert options["health_check_interval"] <= 10
     worker = build_worker(settings)
     assert worker.health_check_key == f"{settings.queue_name}:health-check"
