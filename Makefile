@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench venv migration vendor i18n clean
+.PHONY: run test faults bench soak load venv migration vendor i18n clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,24 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m tests.run_suites
 
+## Fault injection (tests/faults): every scenario with full volumes, then the table of figures.
+## The normal suite runs the short scenarios with small volumes.
+faults: $(STAMP)
+	CC_FAULTS=full $(BIN)/python -m pytest tests/faults -q -p no:cacheprovider
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## Video soak (not in CI): 1 publisher and 6 subscribers for 10 minutes with forwarding; prints frame rate
+## and the media server's RSS over time (SOAK_SECONDS=120 for a shorter run).
+SOAK_SECONDS ?= 600
+soak: $(STAMP)
+	$(BIN)/python -m bench.bench_video --soak $(SOAK_SECONDS)
+
+## Load test: two app nodes, a worker, PostgreSQL, Redis, 500 dashboards, 20 submissions/s for 5 minutes
+## (LOAD_ARGS="--duration 60" for a shorter run; see bench/load.py).
+load: $(STAMP)
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 ## Regenerate the initial migration from the models (before the first release only).
 migration: $(STAMP)
