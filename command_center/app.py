@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
@@ -113,7 +113,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     messages = {404: "No such address in this API.", 405: "This method is not allowed here."}
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    body = {"error": {"code": code, "message": messages.get(exc.status_code, str(exc.detail)), "details": None}}
+    body = {
+        "error": {"code": code, "message": messages.get(exc.status_code, str(exc.detail)), "details": None}
+    }
     return _error_response(request, exc.status_code, body, exc.headers)
 
 
@@ -124,6 +126,19 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         return await _unexpected_error(request, exc)
     log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc.__cause__ or exc)
     return await _app_error(request, unavailable)
+
+
+async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
+    """The client went away before its request body was read: nothing was done, nobody to answer."""
+    log.info("client disconnected before its request was read on %s %s", request.method, request.url.path)
+    body = {
+        "error": {
+            "code": "client_disconnected",
+            "message": "The request was not received in full.",
+            "details": None,
+        }
+    }
+    return _error_response(request, 400, body)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -185,6 +200,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             DBAPIError: _database_error,
             PoolTimeout: _database_error,
             OSError: _database_error,  # a connection refused or reset while connecting
+            ClientDisconnect: _client_gone,
             Exception: _unexpected_error,
         },
     )
@@ -196,6 +212,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     starlette_app.state.sio = sio
     starlette_app.state.metrics = metrics
     starlette_app.state.templates = Jinja2Templates(directory=FRONTEND / "templates")
-    starlette_app.state.openapi = build_openapi(operations, title="Enforcement Command Center API", version=VERSION)
+    starlette_app.state.openapi = build_openapi(
+        operations, title="Enforcement Command Center API", version=VERSION
+    )
     starlette_app.state.operations = operations
     return socketio.ASGIApp(sio, other_asgi_app=starlette_app, socketio_path="socket.io")

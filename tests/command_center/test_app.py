@@ -90,7 +90,9 @@ async def test_metrics_count_requests_by_route_template(client: Any) -> None:
 
 
 async def test_production_refuses_the_default_secret(services: Any) -> None:
-    services.settings = services.settings.model_copy(update={"env": "production", "secret_key": DEFAULT_SECRET})
+    services.settings = services.settings.model_copy(
+        update={"env": "production", "secret_key": DEFAULT_SECRET}
+    )
     with pytest.raises(UnsafeProductionConfig, match="CC_SECRET_KEY"):
         await check_production_safety(services)
 
@@ -108,3 +110,36 @@ async def test_multipart_upload_is_described_with_its_form_fields(client: Any) -
     form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert form["properties"]["file"]["format"] == "binary"
     assert "413" in upload["responses"]
+
+
+async def test_a_client_gone_before_its_body_is_read_is_not_an_error(
+    app: Any, make_token: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = await make_token("330106")
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/cases",
+        "raw_path": b"/api/v1/cases",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"authorization", f"Bearer {token}".encode()), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    with caplog.at_level("INFO"):
+        await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert "client disconnected" in caplog.text
+    assert "unhandled error" not in caplog.text
