@@ -1,7 +1,7 @@
 """The relay: publishes committed outbox rows at least once and marks them published.
 
-Each pass claims a batch of unpublished rows in id order, publishes them, and marks them in the same
-transaction. If publishing or marking fails, the transaction rolls back and the rows are published
+Each pass claims a batch of unpublished rows in id order, hands the whole batch to the publisher in
+one call, and marks the rows. If publishing or marking fails, the rows stay unmarked and are published
 again by a later pass: consumers drop duplicates by room and seq (`SeqTracker`).
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,9 @@ class OutboxMessage:
         return {"room": self.room, "seq": self.seq, "event_id": self.event_id, "data": self.payload}
 
 
-Publish = Callable[[OutboxMessage], Awaitable[None]]
+# Publishes a batch of events, in order; raising means "not delivered everywhere": the whole batch
+# stays unmarked and is published again (some of it may have reached consumers already).
+Publish = Callable[[Sequence[OutboxMessage]], Awaitable[None]]
 
 
 class WakeSignal(asyncio.Event):
@@ -49,6 +52,20 @@ class WakeSignal(asyncio.Event):
 
     def __call__(self) -> None:
         self.set()
+
+
+_SQLITE_RELAY_LOCKS: weakref.WeakKeyDictionary[Database, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sqlite_relay_lock(db: Database) -> asyncio.Lock:
+    """The lock the relays of this process (and event loop) on SQLite database `db` take turns with."""
+    loop = asyncio.get_running_loop()
+    found = _SQLITE_RELAY_LOCKS.get(db)
+    if found is None or found[0] is not loop:
+        found = _SQLITE_RELAY_LOCKS[db] = (loop, asyncio.Lock())
+    return found[1]
 
 
 class OutboxRelay:
@@ -77,43 +94,70 @@ class OutboxRelay:
         """Publishes one batch of unpublished events and marks them published; returns how many.
 
         PostgreSQL: FOR UPDATE SKIP LOCKED, so relays on other nodes take other rows meanwhile and
-        no row is published by two relays at once. SQLite: the write transaction (BEGIN IMMEDIATE)
-        serializes relays. An exception from `publish` rolls the whole batch back for a retry.
+        no row is published by two relays at once. SQLite: the relays of the process take turns, and
+        the batch is marked in a short write transaction after publishing (see `_run_once_sqlite`).
+        An exception from `publish` leaves the whole batch unmarked for a retry.
         """
         if not await self._has_unpublished():
             return 0
+        if self.db.engine.dialect.name == "sqlite":
+            return await self._run_once_sqlite()
         async with self.db.unit_of_work() as session:
-            stmt = (
-                select(
-                    _EVENT.c.id,
-                    _EVENT.c.room,
-                    _EVENT.c.seq,
-                    _EVENT.c.name,
-                    _EVENT.c.payload,
-                    _EVENT.c.event_id,
-                )
-                .where(_EVENT.c.published_at.is_(None))
-                .order_by(_EVENT.c.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            )
-            rows = (await session.execute(stmt)).all()
+            rows = (await session.execute(self._batch().with_for_update(skip_locked=True))).all()
             if not rows:
                 return 0
-            for row in rows:
-                message = OutboxMessage(
-                    room=row.room, seq=row.seq, name=row.name, payload=row.payload, event_id=row.event_id
-                )
-                # A hung publisher must not hold the rows' locks forever: time out, roll back, retry.
-                async with asyncio.timeout(self.publish_timeout_seconds):
-                    await self.publish(message)
-            await session.execute(
-                update(_EVENT)
-                .where(_EVENT.c.id.in_([row.id for row in rows]))
-                .values(published_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+            await self._publish_all(rows)
+            await self._mark(session, rows)
         return len(rows)
+
+    async def _run_once_sqlite(self) -> int:
+        # SQLite has one write lock for the whole database: holding it while publishing would stop every
+        # writer for as long as the publisher takes. The batch is read, published and then marked in a
+        # short write transaction; relays of this process take turns (the only relays of an embedded,
+        # one-machine SQLite deployment), and a crash before the mark republishes, as elsewhere.
+        async with _sqlite_relay_lock(self.db):
+            async with self.db.unit_of_work(read_only=True) as session:
+                rows = (await session.execute(self._batch())).all()
+            if not rows:
+                return 0
+            await self._publish_all(rows)
+            async with self.db.unit_of_work() as session:
+                await self._mark(session, rows)
+        return len(rows)
+
+    def _batch(self) -> Any:
+        return (
+            select(
+                _EVENT.c.id,
+                _EVENT.c.room,
+                _EVENT.c.seq,
+                _EVENT.c.name,
+                _EVENT.c.payload,
+                _EVENT.c.event_id,
+            )
+            .where(_EVENT.c.published_at.is_(None))
+            .order_by(_EVENT.c.id)
+            .limit(self.batch_size)
+        )
+
+    async def _publish_all(self, rows: Any) -> None:
+        messages = [
+            OutboxMessage(
+                room=row.room, seq=row.seq, name=row.name, payload=row.payload, event_id=row.event_id
+            )
+            for row in rows
+        ]
+        # A hung publisher must not hold the rows' locks forever: time out, roll back, retry.
+        async with asyncio.timeout(self.publish_timeout_seconds):
+            await self.publish(messages)
+
+    async def _mark(self, session: Any, rows: Any) -> None:
+        await session.execute(
+            update(_EVENT)
+            .where(_EVENT.c.id.in_([row.id for row in rows]))
+            .values(published_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
     async def _has_unpublished(self) -> bool:
         # An idle pass only reads, so on SQLite polling never takes the write lock from writers.

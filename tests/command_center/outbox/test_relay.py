@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -30,16 +31,18 @@ class Recorder:
 
     def __init__(self, fail_on_calls: set[int] | None = None, delay: float = 0.0) -> None:
         self.messages: list[OutboxMessage] = []
+        self.batches: list[list[OutboxMessage]] = []
         self.calls = 0
         self.fail_on_calls = fail_on_calls or set()
         self.delay = delay
         self.arrived = asyncio.Event()
 
-    async def __call__(self, message: OutboxMessage) -> None:
+    async def __call__(self, messages: Sequence[OutboxMessage]) -> None:
         self.calls += 1
         if self.delay:
             await asyncio.sleep(self.delay)
-        self.messages.append(message)
+        self.batches.append(list(messages))
+        self.messages.extend(messages)
         self.arrived.set()
         if self.calls in self.fail_on_calls:
             raise ConnectionError("the socket.io fan-out went away")
@@ -105,14 +108,36 @@ async def test_the_publisher_receives_plain_messages(test_db: Database) -> None:
     assert message.as_payload() == {"room": room, "seq": 1, "event_id": message.event_id, "data": {"i": 0}}
 
 
+async def test_the_publisher_receives_a_claimed_batch_in_one_call_in_commit_order(test_db: Database) -> None:
+    names = rooms("court", "subtree", "request")
+    await _commit_events(test_db, names, 4)
+    publisher = Recorder()
+    await _drain(OutboxRelay(test_db, publisher, batch_size=500))
+    [batch] = [b for b in publisher.batches if any(m.room in names for m in b)]
+    ours = [(m.room, m.seq) for m in batch if m.room in names]
+    # One row per room and event, in the order they were committed: event by event, rooms sorted.
+    assert ours == [(room, seq) for seq in (1, 2, 3, 4) for room in sorted(names)]
+    assert len({m.event_id for m in batch if m.room in names}) == 4
+
+
+async def test_the_relay_hands_over_at_most_batch_size_events_at_once(test_db: Database) -> None:
+    (room,) = rooms("court")
+    await _commit_events(test_db, [room], 7)
+    publisher = Recorder()
+    relay = OutboxRelay(test_db, publisher, batch_size=3)
+    await _drain(relay)
+    assert max(len(b) for b in publisher.batches) == 3
+    assert [m.seq for m in publisher.for_rooms([room])] == list(range(1, 8))
+
+
 async def test_a_crash_between_publish_and_mark_republishes_and_the_consumer_drops_duplicates(
     test_db: Database,
 ) -> None:
     names = rooms("court", "subtree")
     await _commit_events(test_db, names, 3)
-    crashing = Recorder(fail_on_calls={4})  # publishes four messages, then fails before marking any
+    crashing = Recorder(fail_on_calls={1})  # publishes a batch of four, then fails before marking any
     with pytest.raises(ConnectionError):
-        await OutboxRelay(test_db, crashing).run_once()
+        await OutboxRelay(test_db, crashing, batch_size=4).run_once()
     healthy = Recorder()
     await _drain(OutboxRelay(test_db, healthy))
 
@@ -215,7 +240,7 @@ async def test_a_hung_publisher_times_out_and_leaves_the_events_for_a_retry(test
     (room,) = rooms("court")
     await _commit_events(test_db, [room], 1)
 
-    async def hang(message: OutboxMessage) -> None:
+    async def hang(messages: Sequence[OutboxMessage]) -> None:
         await asyncio.Event().wait()
 
     with pytest.raises(TimeoutError):
