@@ -43,7 +43,7 @@ from assistance.escalations.firing import (
     record_firing,
 )
 from assistance.escalations.models import Escalation, SupervisionOrder
-from assistance.escalations.supervision import close_settled_orders
+from assistance.escalations.supervision import close_settled_orders, order_fields
 from assistance.requests import deadlines as request_deadlines
 from assistance.requests.models import AssistanceRequest, Deadline
 from command_center.audit import service as audit
@@ -391,14 +391,4 @@ def escalation_event(escalation: Escalation) -> dict[str, Any]:
 
 def supervision_event(order: SupervisionOrder) -> dict[str, Any]:
     """The payload of `supervision:ordered`."""
-    return {
-        "id": order.id,
-        "escalation_id": order.escalation_id,
-        "request_id": order.request_id,
-        "issuing_court": order.issuing_court,
-        "target_court": order.target_court,
-        "issued_on": order.issued_on,
-        "due_on": order.due_on,
-        "ends_at": order.ends_at,
-        "provisional": order.provisional,
-    }
+    return {**order_fields(order), "issued_on": order.issued_on, "provisional": order.provisional}

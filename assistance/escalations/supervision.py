@@ -33,8 +33,8 @@ ORDER_STANDS = frozenset({RequestStatus.routed, RequestStatus.filed, RequestStat
 _O = SupervisionOrder.__table__
 
 
-def order_event(order: SupervisionOrder) -> dict[str, object]:
-    """The payload of `supervision:overdue` and `supervision:closed`: ids, courts, dates and state."""
+def order_fields(order: SupervisionOrder) -> dict[str, object]:
+    """What every `supervision:*` event says of the order: its ids, courts and dates."""
     return {
         "id": order.id,
         "escalation_id": order.escalation_id,
@@ -43,8 +43,12 @@ def order_event(order: SupervisionOrder) -> dict[str, object]:
         "target_court": order.target_court,
         "due_on": order.due_on,
         "ends_at": order.ends_at,
-        "state": order.state,
     }
+
+
+def order_event(order: SupervisionOrder) -> dict[str, object]:
+    """The payload of `supervision:overdue` and `supervision:closed`: ids, courts, dates and state."""
+    return {**order_fields(order), "state": order.state}
 
 
 def order_stands(order: SupervisionOrder, request: AssistanceRequest) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from pydantic import Field as SchemaField
@@ -136,15 +137,7 @@ async def create_user(call: Call) -> UserRead:
     response=UserRead,
 )
 async def deactivate_user(call: Call) -> UserRead:
-    principal, directory = call.user, call.services.directory
-    user_id: int = call.path["user_id"]
-    async with call.services.db.unit_of_work() as session:
-        user = await identity.get_user(session, user_id=user_id)
-        if user is None:
-            raise NotFound(f"No user with id {user_id}.")
-        require_user_admin(principal, user.court_code, directory)
-        user = await accounts.deactivate(session, user_id=user_id, actor=principal)
-        return user_read(user, directory)
+    return await _change_user(call, accounts.deactivate)
 
 
 @router.post(
@@ -154,6 +147,12 @@ async def deactivate_user(call: Call) -> UserRead:
     response=UserRead,
 )
 async def reset_second_factor(call: Call) -> UserRead:
+    return await _change_user(call, second_factor.reset)
+
+
+async def _change_user(call: Call, change: Callable[..., Awaitable[User]]) -> UserRead:
+    """Applies `change` (session, user_id, actor) to the user of the path once the caller may administer
+    that user's court; an unknown user is a 404."""
     principal, directory = call.user, call.services.directory
     user_id: int = call.path["user_id"]
     async with call.services.db.unit_of_work() as session:
@@ -161,5 +160,5 @@ async def reset_second_factor(call: Call) -> UserRead:
         if user is None:
             raise NotFound(f"No user with id {user_id}.")
         require_user_admin(principal, user.court_code, directory)
-        user = await second_factor.reset(session, user_id=user_id, actor=principal)
+        user = await change(session, user_id=user_id, actor=principal)
         return user_read(user, directory)

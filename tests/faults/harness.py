@@ -11,6 +11,8 @@ and the checks against the database afterwards.
   request stored, none stored twice, none half-written.
 - `EventWatcher`: `/live` clients (realtime.client.LiveClient) that must end up with every event of
   their room, in order, delivered live or replayed after a gap or a reconnect.
+- `start_traffic`: a scenario's nodes, worker, case, live clients and running submitters (`Traffic`);
+  `Traffic.finish` checks what the clients were told and received (`TrafficOutcome`).
 - `ScenarioResult`: the figures a scenario reports (the `make faults` table).
 """
 
@@ -373,13 +375,18 @@ class Stack:
 
 
 async def wait_until(
-    check: Callable[[], Awaitable[bool]], *, what: str, timeout: float = WAIT, stack: Stack | None = None
+    check: Callable[[], Awaitable[bool]],
+    *,
+    what: str,
+    timeout: float = WAIT,
+    stack: Stack | None = None,
+    interval: float = 0.2,
 ) -> None:
     stop_at = time.monotonic() + timeout
     while not await check():
         if time.monotonic() > stop_at:
             raise AssertionError(f"timed out waiting for {what}\n{stack.logs() if stack else ''}")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(interval)
 
 
 # --- request traffic ---------------------------------------------------------------------------------
@@ -596,6 +603,93 @@ def assert_requests_safe(check: RequestCheck) -> None:
     assert check.lost == [], f"acknowledged but not stored: {check.lost[:10]}"
     assert check.duplicated == 0, f"{check.duplicated} requests stored twice"
     assert check.torn == [], f"half-written requests: {check.torn[:10]}"
+
+
+# --- a scenario's traffic ----------------------------------------------------------------------------
+
+
+@dataclass
+class TrafficOutcome:
+    """What the clients were told and received, checked against the database."""
+
+    stack: Stack
+    ledger: Ledger
+    requests: RequestCheck
+    events: EventCheck
+    answers: collections.Counter[str]
+
+    def result(self, scenario: str) -> ScenarioResult:
+        return ScenarioResult(
+            scenario,
+            acknowledged=self.requests.acknowledged,
+            stored=self.requests.stored,
+            lost=len(self.requests.lost) + self.events.missing,
+            duplicated=self.requests.duplicated,
+            delivered=self.events.delivered,
+            replayed=self.events.replayed,
+            notes=" ".join(f"{k}x{v}" for k, v in sorted(self.answers.items()) if k != "201"),
+        )
+
+    def assert_safe(self) -> None:
+        """Every request stored once and whole, every one acknowledged in the end, no 500, and every
+        live client holding every event of its room in order."""
+        assert_requests_safe(self.requests)
+        assert self.requests.acknowledged == len(self.ledger.attempts), (
+            f"requests never acknowledged: {self.answers}\n{self.stack.logs()}"
+        )
+        assert "500" not in self.answers, self.stack.logs()
+        assert self.events.missing == 0 and self.events.out_of_order == 0, (self.events, self.stack.logs())
+
+
+@dataclass
+class Traffic:
+    """A scenario's running traffic: live clients following the requesting court's room, and clients
+    submitting requests on one case (`task`)."""
+
+    stack: Stack
+    token: str
+    total: int
+    watcher: EventWatcher
+    ledger: Ledger
+    submitter: Submitter
+    task: asyncio.Task[None]
+
+    async def until_acknowledged(self, count: int) -> None:
+        """Waits until `count` requests in all have been acknowledged."""
+
+        async def enough() -> bool:
+            return len(self.ledger.acknowledged) >= count
+
+        await wait_until(enough, what=f"{count} acknowledged requests", stack=self.stack, interval=0.05)
+
+    async def finish(self) -> TrafficOutcome:
+        """One more request after the faults (a client whose last live events were lost sees the gap),
+        then the live clients caught up, closed and checked, and the stored requests checked."""
+        await self.submitter.run(1, concurrency=1)
+        head = await self.watcher.settle(self.stack.db)
+        events = self.watcher.check(head)
+        await self.watcher.close()
+        requests = await verify_requests(self.stack.db, self.ledger)
+        return TrafficOutcome(self.stack, self.ledger, requests, events, self.ledger.answers())
+
+
+async def start_traffic(
+    stack: Stack, *, nodes: int = 1, watchers: int, total: int, until: asyncio.Event | None = None
+) -> Traffic:
+    """Starts `nodes` app nodes and the worker, files a case of the requesting court, connects `watchers`
+    live clients and starts submitting `total` requests from 4 clients (with `until`: until it is set)."""
+    for _ in range(nodes):
+        await stack.start_node()
+    stack.start_worker()
+    urls = [node.url for node in stack.nodes]
+    token = stack.backend.tokens[REQUESTER]
+    case_id, subject_id = await create_case(urls[-1], token, stack.name)
+    watcher = EventWatcher(urls, token, count=watchers)
+    await watcher.connect()
+    ledger = Ledger(stack.name)
+    submitter = Submitter(ledger, urls, token, case_id=case_id, subject_id=subject_id)
+    task = asyncio.create_task(submitter.run(total, concurrency=4, pause=0.02, until=until))
+    return Traffic(stack, token, total, watcher, ledger, submitter, task)
 
 
 # --- live events -------------------------------------------------------------------------------------

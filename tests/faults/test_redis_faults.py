@@ -7,26 +7,12 @@ replay; the worker's reconciler rebuilds every deadline job from SQL.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
 from arq.constants import job_key_prefix
 
 from assistance.requests.models import Deadline
-from tests.faults.harness import (
-    REQUESTER,
-    EventWatcher,
-    Ledger,
-    ScenarioResult,
-    Stack,
-    Submitter,
-    assert_requests_safe,
-    create_case,
-    report,
-    verify_requests,
-    volume,
-    wait_until,
-)
+from tests.faults.harness import Stack, report, start_traffic, volume, wait_until
 
 
 async def _deadline_jobs_missing(stack: Stack, request_ids: list[int]) -> int:
@@ -50,64 +36,27 @@ async def _deadline_jobs_missing(stack: Stack, request_ids: list[int]) -> int:
 
 
 async def test_flushall_and_restart_of_redis_during_traffic_lose_no_request_event_or_deadline_job(
-    make_stack, fault_backend
+    make_stack,
 ):
     stack = await make_stack("redis")
-    node = await stack.start_node()
-    stack.start_worker()
-    token = fault_backend.tokens[REQUESTER]
-    case_id, subject_id = await create_case(node.url, token, stack.name)
-    watcher = EventWatcher([node.url], token, count=volume(3, 20))
-    await watcher.connect()
-    ledger = Ledger("redis")
-    submitter = Submitter(ledger, [node.url], token, case_id=case_id, subject_id=subject_id)
-    total = volume(80, 600)
-    traffic = asyncio.create_task(submitter.run(total, concurrency=4, pause=0.02))
+    traffic = await start_traffic(stack, watchers=volume(3, 20), total=volume(80, 600))
     try:
-        await wait_until(_acknowledged(ledger, total // 4), what="traffic", stack=stack)
+        await traffic.until_acknowledged(traffic.total // 4)
         await stack.redis_client.flushall()
-        await wait_until(_acknowledged(ledger, total // 2), what="traffic after FLUSHALL", stack=stack)
+        await traffic.until_acknowledged(traffic.total // 2)
         await asyncio.to_thread(stack.redis.stop)
         await asyncio.sleep(volume(1, 3))
         await asyncio.to_thread(stack.redis.start)  # same port, empty: a restart without persistence
-        await traffic
+        await traffic.task
     finally:
-        traffic.cancel()
-    await submitter.run(1, concurrency=1)
-    head = await watcher.settle(stack.db)
-    events = watcher.check(head)
-    await watcher.close()
-    check = await verify_requests(stack.db, ledger)
-    ids = [a.request_id for a in ledger.acknowledged if a.request_id is not None]
+        traffic.task.cancel()
+    outcome = await traffic.finish()
+    ids = [a.request_id for a in traffic.ledger.acknowledged if a.request_id is not None]
 
     async def rebuilt() -> bool:
         return await _deadline_jobs_missing(stack, ids) == 0
 
     await wait_until(rebuilt, what="the reconciler to rebuild the deadline jobs", stack=stack)
-    answers = ledger.answers()
-    report(
-        ScenarioResult(
-            "Redis FLUSHALL + restart",
-            acknowledged=check.acknowledged,
-            stored=check.stored,
-            lost=len(check.lost) + events.missing,
-            duplicated=check.duplicated,
-            delivered=events.delivered,
-            replayed=events.replayed,
-            notes=" ".join(f"{k}x{v}" for k, v in sorted(answers.items()) if k != "201"),
-        )
-    )
-    assert_requests_safe(check)
-    assert check.acknowledged == len(ledger.attempts), (
-        f"requests never acknowledged: {answers}\n{stack.logs()}"
-    )
-    assert "500" not in answers, stack.logs()
-    assert events.missing == 0 and events.out_of_order == 0, (events, stack.logs())
+    report(outcome.result("Redis FLUSHALL + restart"))
+    outcome.assert_safe()
     assert stack.worker is not None and stack.worker.alive, stack.worker.tail() if stack.worker else ""
-
-
-def _acknowledged(ledger: Ledger, count: int) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        return len(ledger.acknowledged) >= count
-
-    return check

@@ -126,6 +126,7 @@ class Account:
     role: str
     cookie: str | None = None
     token: str | None = None
+    csrf: str | None = None
 
     def client(self, urls: str | list[str], **kwargs: Any) -> LiveClient:
         return LiveClient(urls, cookie=self.cookie, token=self.token, **kwargs)
@@ -136,25 +137,30 @@ def make_account(live_db: Database, settings: Settings) -> Callable[..., Awaitab
     """`await make_account("command_staff", "330000")` (signed in); `make_account("token", "330106")`."""
 
     async def make(role: str, court: str) -> Account:
-        async with live_db.unit_of_work() as session:
-            if role == "token":
-                token, plaintext = await identity.create_token(
-                    session, court_code=court, name=f"system-{next(_serial)}"
-                )
-                return Account("token", token.id, court, "clerk", token=plaintext)
-            user = await identity.create_user(
-                session,
-                username=f"{role}_{court}_{next(_serial)}",
-                password=PASSWORD,
-                role=Role(role),
-                court_code=court,
-            )
-            _, cookie = await identity.open_session(
-                session, user=user, settings=settings, ip="127.0.0.1", user_agent="test"
-            )
-            return Account("user", user.id, court, role, cookie=cookie)
+        return await open_account(live_db, settings, role, court)
 
     return make
+
+
+async def open_account(db: Database, settings: Settings, role: str, court: str) -> Account:
+    """Creates a court system's API token (`role="token"`) or a user of `role` signed in at `court`."""
+    async with db.unit_of_work() as session:
+        if role == "token":
+            token, plaintext = await identity.create_token(
+                session, court_code=court, name=f"system-{next(_serial)}"
+            )
+            return Account("token", token.id, court, "clerk", token=plaintext)
+        user = await identity.create_user(
+            session,
+            username=f"{role}_{court}_{next(_serial)}",
+            password=PASSWORD,
+            role=Role(role),
+            court_code=court,
+        )
+        login, cookie = await identity.open_session(
+            session, user=user, settings=settings, ip="127.0.0.1", user_agent="test"
+        )
+        return Account("user", user.id, court, role, cookie=cookie, csrf=login.csrf_token)
 
 
 @pytest.fixture

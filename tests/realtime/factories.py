@@ -21,40 +21,47 @@ def api(node: Any, account: Account) -> httpx.AsyncClient:
 async def submit_request(node: Any, requester: Account, serial: int) -> dict[str, Any]:
     """Files a case of the requesting court and submits an investigate-property request on it."""
     async with api(node, requester) as http:
-        case = await http.post(
-            "/api/v1/cases",
-            json={
-                "case_number": make_case_number("浙0106", 2026, 9000 + serial),
-                "category": "wages",
-                "applicant": {
-                    "name": "李四",
-                    "kind": "person",
-                    "id_number": make_resident_id(REQUESTER, date(1980, 1, 1), serial),
-                },
-                "respondents": [
-                    {
-                        "name": "宁波某建筑公司",
-                        "kind": "organization",
-                        "id_number": make_credit_code(TARGET, serial),
-                    }
-                ],
-                "amount_claimed": 5_000_000,
-                "filed_on": "2026-03-02",
-            },
-        )
-        assert case.status_code == 201, case.text
-        request = await http.post(
-            "/api/v1/assistance-requests",
-            json={
-                "case_id": case.json()["id"],
-                "matter_type": "investigate_property",
-                "subject_id": case.json()["respondents"][0]["id"],
-                "location": {"region_code": TARGET, "address": "宁波市海曙区某路1号"},
-                "description": "查询被执行人名下存款",
-                "materials": ["commission_letter", "judgment"],
-            },
-        )
-        assert request.status_code == 201, request.text
-        body = request.json()
+        body = await file_request(http, case_serial=9000 + serial, party_serial=serial)
     assert (body["target_court"]["code"], body["supervising_court"]["code"]) == (TARGET, SUPERVISOR)
     return body
+
+
+async def file_request(http: httpx.AsyncClient, *, case_serial: int, party_serial: int) -> dict[str, Any]:
+    """Files a case of the requesting court (numbered by `case_serial`, its parties' ID numbers by
+    `party_serial`) and submits an investigate-property request on it to the target court; returns the
+    request."""
+    case = await http.post(
+        "/api/v1/cases",
+        json={
+            "case_number": make_case_number("浙0106", 2026, case_serial),
+            "category": "wages",
+            "applicant": {
+                "name": "李四",
+                "kind": "person",
+                "id_number": make_resident_id(REQUESTER, date(1980, 1, 1), party_serial % 1000),
+            },
+            "respondents": [
+                {
+                    "name": "宁波某建筑公司",
+                    "kind": "organization",
+                    "id_number": make_credit_code(TARGET, party_serial),
+                }
+            ],
+            "amount_claimed": 5_000_000,
+            "filed_on": "2026-03-02",
+        },
+    )
+    assert case.status_code == 201, case.text
+    request = await http.post(
+        "/api/v1/assistance-requests",
+        json={
+            "case_id": case.json()["id"],
+            "matter_type": "investigate_property",
+            "subject_id": case.json()["respondents"][0]["id"],
+            "location": {"region_code": TARGET, "address": "宁波市海曙区某路1号"},
+            "description": "查询被执行人名下存款",
+            "materials": ["commission_letter", "judgment"],
+        },
+    )
+    assert request.status_code == 201, request.text
+    return request.json()

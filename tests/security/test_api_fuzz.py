@@ -13,8 +13,9 @@ import httpx
 import pytest
 from schemathesis.generation import GenerationMode
 
+from tests.realtime.factories import REQUESTER, TARGET
 from tests.security.fuzzing import Failure, generate, load_schema, operations, send_and_check
-from tests.security.seeding import REQUESTER, TARGET, seed
+from tests.security.seeding import seed
 
 
 async def fuzz(

@@ -19,7 +19,7 @@ import csv
 import io
 import itertools
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -31,11 +31,9 @@ from hypothesis import strategies as st
 from assistance.cases.identities import make_case_number, make_credit_code, make_resident_id
 from command_center.courts.directory import CourtDirectory
 from command_center.courts.enums import CourtLevel
-from command_center.identity import service as identity
-from command_center.identity.principal import Role
 from realtime.client import LiveClient
-from tests.realtime.conftest import PASSWORD, all_published
-from tests.security.seeding import PDF
+from tests.realtime.conftest import Account, all_published, open_account
+from tests.security.seeding import add_message_and_material
 
 EXAMPLES = int(os.environ.get("CC_ISOLATION_EXAMPLES", "4"))
 ROLES = ("command_staff", "clerk", "officer", "token")
@@ -127,15 +125,8 @@ def about(client: LiveClient, rid: int) -> list[Any]:
 
 
 @dataclass
-class Observer:
+class Observer(Account):
     """A user signed in to a court (session cookie and CSRF token), or a court system's API token."""
-
-    kind: str
-    role: str
-    court: str
-    cookie: str | None = None
-    csrf: str | None = None
-    token: str | None = None
 
     def http(self, node: Any) -> httpx.AsyncClient:
         if self.token:
@@ -148,23 +139,8 @@ class Observer:
 
 
 async def open_observer(node: Any, role: str, court: str) -> Observer:
-    async with node.services.db.unit_of_work() as session:
-        if role == "token":
-            _, plaintext = await identity.create_token(
-                session, court_code=court, name=f"system-{next(_serial)}"
-            )
-            return Observer("token", "clerk", court, token=plaintext)
-        user = await identity.create_user(
-            session,
-            username=f"{role}_{court}_{next(_serial)}",
-            password=PASSWORD,
-            role=Role(role),
-            court_code=court,
-        )
-        login, cookie = await identity.open_session(
-            session, user=user, settings=node.services.settings, ip="127.0.0.1", user_agent="test"
-        )
-    return Observer("user", role, court, cookie=cookie, csrf=login.csrf_token)
+    account = await open_account(node.services.db, node.services.settings, role, court)
+    return Observer(**asdict(account))
 
 
 async def submit(node: Any, directory: CourtDirectory, scenario: Scenario) -> dict[str, Any]:
@@ -209,14 +185,7 @@ async def submit(node: Any, directory: CourtDirectory, scenario: Scenario) -> di
         assert created.status_code == 201, created.text
         request = created.json()
         rid = request["id"]
-        posted = await http.post(f"/api/v1/assistance-requests/{rid}/messages", json={"body": "请协助查询"})
-        assert posted.status_code == 201, posted.text
-        upload = await http.post(
-            f"/api/v1/assistance-requests/{rid}/attachments",
-            files={"file": ("委托函.pdf", PDF, "application/pdf")},
-            data={"purpose": "material"},
-        )
-        assert upload.status_code == 201, upload.text
+        attachment = await add_message_and_material(http, rid, "请协助查询")
     target_system = await open_observer(node, "token", request["target_court"]["code"])
     async with target_system.http(node) as http:
         filed = await http.post(
@@ -230,7 +199,7 @@ async def submit(node: Any, directory: CourtDirectory, scenario: Scenario) -> di
     return {
         "id": rid,
         "case_number": case.json()["case_number"],
-        "attachment": upload.json()["id"],
+        "attachment": attachment["id"],
         "video": video.json()["id"],
         "video_courts": {scenario.requester},  # the host's; every court that joins is added
         "parties": {
