@@ -8,11 +8,15 @@ function initSignOut() {
   if (!button) return;
   button.addEventListener("click", async () => {
     button.disabled = true;
+    // Signing out: calls the page still has in flight (the tray, the live client) will be refused
+    // from now on, which must not read as an expired session.
+    document.body.dataset.signedIn = "false";
     try {
       await api.del("/api/v1/session", { stayOnSessionEnd: true });
     } catch (error) {
       if (error.status !== 401) {
         flash(describeError(error), "error");
+        document.body.dataset.signedIn = "true";
         button.disabled = false;
         return;
       }
