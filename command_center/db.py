@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -10,9 +11,9 @@ from typing import Any, overload
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.util.concurrency import await_
 from sqlmodel import SQLModel
 
+from command_center import sqlite_driver
 from command_center.settings import Settings
 
 READ_ONLY_OPTION = "cc_read_only"
@@ -101,8 +102,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # A writer takes the write lock up front (IMMEDIATE), so two writers queue on busy_timeout
         # instead of failing when a read lock cannot be upgraded; readers never take it (WAL).
         read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
-        # Sent straight to aiosqlite: one trip to its thread instead of three (cursor, execute, close).
-        await_(conn.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE"))
+        conn.connection.dbapi_connection.cursor().execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -112,7 +112,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.database_url, connect_args={"timeout": 15})
+        # The aiosqlite dialect with one trip to the driver's thread per statement (sqlite_driver).
+        url = sa.make_url(settings.database_url).set(drivername=f"sqlite+{sqlite_driver.DRIVER}")
+        engine = create_async_engine(url, connect_args={"timeout": 15})
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
@@ -171,7 +173,12 @@ async def insert_returning_ids(
     if not rows:
         return []
     if session.get_bind().dialect.name == "sqlite":
-        result = await session.execute(sa.insert(table).returning(table.c.id), rows)
+        result = await session.execute(_insert_returning_id(table, ordered=False), rows)
         return sorted(result.scalars().all())
-    stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list((await session.execute(stmt, rows)).scalars().all())
+    return list((await session.execute(_insert_returning_id(table, ordered=True), rows)).scalars().all())
+
+
+@functools.cache
+def _insert_returning_id(table: sa.Table, *, ordered: bool) -> Any:
+    # Built once per table, so SQLAlchemy's statement cache finds it without rebuilding its key.
+    return sa.insert(table).returning(table.c.id, sort_by_parameter_order=ordered)
