@@ -35,16 +35,13 @@ from typing import Any
 
 import socketio
 
-from command_center.outbox.relay import OutboxMessage, Publish
+from command_center.outbox.relay import OutboxMessage, Publish, json_string
 
 CHANNEL = "command-center"
 LIVE = "/live"
 BATCH_EVENT = "outbox:batch"
 BATCH_ROOM = "#outbox-batch"  # not a room name (realtime.rooms.parse_room): no client is ever in it
 MAX_PUBLISH_BYTES = 512 * 1024  # per Redis message; one larger event still goes, alone
-
-# An event of a batch: (event name, room, body sent to the room's clients).
-BatchEvent = tuple[str, str, dict[str, Any]]
 
 _strict: ContextVar[bool] = ContextVar("fanout_strict", default=False)
 
@@ -73,18 +70,20 @@ class FanoutManager(socketio.AsyncRedisManager):
 
     max_publish_bytes = MAX_PUBLISH_BYTES
 
-    async def emit_batch(self, events: Sequence[BatchEvent], *, namespace: str = LIVE) -> None:
-        """Emits each (name, room, body) to its room on every node, in order: to this node's clients
-        first, then to the other nodes in as few Redis messages as fit under `max_publish_bytes`
-        (inside `must_reach_every_node`, a message Redis does not take raises FanoutUnavailable)."""
-        for name, room, body in events:
-            await self._deliver(namespace, name, room, body)
+    async def emit_batch(self, events: Sequence[OutboxMessage], *, namespace: str = LIVE) -> None:
+        """Emits each event to its room on every node, in order: to this node's clients first, then to
+        the other nodes in as few Redis messages as fit under `max_publish_bytes` (inside
+        `must_reach_every_node`, a message Redis does not take raises FanoutUnavailable). A payload is
+        decoded only for a room with clients on this node; to Redis it goes as the stored text."""
+        for event in events:
+            if self._has_local_participants(namespace, event.room):
+                await self._deliver(namespace, event.name, event.room, event.as_payload())
         for message in self._batch_messages(namespace, events):
             await self._publish_bytes(message)
 
-    def _batch_messages(self, namespace: str, events: Sequence[BatchEvent]) -> Iterator[bytes]:
-        """The Redis messages carrying `events`: each event is encoded once, and the messages are cut
-        between events so that each stays under `max_publish_bytes`."""
+    def _batch_messages(self, namespace: str, events: Sequence[OutboxMessage]) -> Iterator[bytes]:
+        """The Redis messages carrying `events` (each as [name, room, body]), cut between events so that
+        each message stays under `max_publish_bytes`."""
         envelope = {
             "method": "emit",
             "event": BATCH_EVENT,
@@ -101,7 +100,9 @@ class FanoutManager(socketio.AsyncRedisManager):
         chunk: list[bytes] = []
         size = len(head) + len(tail)
         for event in events:
-            encoded = _encode(event)
+            encoded = (
+                f"[{json_string(event.name)},{json_string(event.room)},{event.as_payload_json()}]".encode()
+            )
             if chunk and size + len(encoded) + 1 > self.max_publish_bytes:
                 yield head + b",".join(chunk) + tail
                 chunk, size = [], len(head) + len(tail)
@@ -189,6 +190,6 @@ def outbox_publisher(sio: socketio.AsyncServer) -> Publish:
 
     async def publish(messages: Sequence[OutboxMessage]) -> None:
         with must_reach_every_node():
-            await manager.emit_batch([(m.name, m.room, m.as_payload()) for m in messages], namespace=LIVE)
+            await manager.emit_batch(messages, namespace=LIVE)
 
     return publish

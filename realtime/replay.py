@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from command_center.db import Database
 from command_center.outbox.models import RoomSequence
-from command_center.outbox.relay import OutboxMessage
+from command_center.outbox.relay import client_body
 from command_center.outbox.service import replay, room_head
 
 BATCH = 500
@@ -74,9 +74,7 @@ async def replay_room(db: Database, send: Send, *, room: str, after_seq: int, li
                     # Purged after the retention window: what was sent so far is in order, but the
                     # client cannot fill the rest and must reload.
                     return ReplayResult(room, head, sent, True)
-                message = OutboxMessage(
-                    room=row.room, seq=row.seq, name=row.name, payload=row.payload, event_id=row.event_id
-                )
-                await send(row.name, message.as_payload())
+                body = client_body(room=row.room, seq=row.seq, event_id=row.event_id, data=row.payload)
+                await send(row.name, body)
                 sent, cursor = sent + 1, row.seq
     return ReplayResult(room, head, sent, False)

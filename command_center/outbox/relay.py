@@ -9,37 +9,77 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from command_center.db import Database, utcnow
 from command_center.outbox.models import OutboxEvent
-from command_center.outbox.service import SeqTracker, purge
+from command_center.outbox.service import SeqTracker, outbox_payload_text, purge
 
-__all__ = ["OutboxMessage", "OutboxRelay", "Publish", "SeqTracker", "purge"]
+__all__ = ["OutboxMessage", "OutboxRelay", "Publish", "SeqTracker", "client_body", "purge"]
 
 log = logging.getLogger(__name__)
 _EVENT = OutboxEvent.__table__
+_MARK = (
+    update(_EVENT)
+    .where(_EVENT.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+_MARK_UP_TO = (
+    update(_EVENT)
+    .where(_EVENT.c.published_at.is_(None), _EVENT.c.id <= bindparam("last_id"))
+    .values(published_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def client_body(*, room: str, seq: int, event_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What a client receives of an event: its data with its room, seq and id."""
+    return {"room": room, "seq": seq, "event_id": event_id, "data": data}
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
-    """One event for one room, as handed to a publisher (never an ORM object)."""
+    """One event for one room, as handed to a publisher (never an ORM object).
+
+    The payload stays the JSON text stored in the outbox: a publisher that only forwards it (to Redis)
+    never decodes it, and one that delivers it (to a socket.io client) decodes it once.
+    """
 
     room: str
     seq: int
     name: str
-    payload: dict[str, Any]
+    payload_json: str
     event_id: str
 
+    @property
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.payload_json)
+
     def as_payload(self) -> dict[str, Any]:
-        """The body sent to clients: the event's data with its room, seq and id."""
-        return {"room": self.room, "seq": self.seq, "event_id": self.event_id, "data": self.payload}
+        """The body sent to clients (`client_body`)."""
+        return client_body(room=self.room, seq=self.seq, event_id=self.event_id, data=self.payload)
+
+    def as_payload_json(self) -> str:
+        """`as_payload()` encoded as JSON, built around the stored payload text without decoding it."""
+        return (
+            f'{{"room":{json_string(self.room)},"seq":{int(self.seq)},'
+            f'"event_id":{json_string(self.event_id)},"data":{self.payload_json}}}'
+        )
+
+
+@functools.lru_cache(maxsize=65536)
+def json_string(value: str) -> str:
+    """`value` as a JSON string (room names and event names repeat: each is encoded once)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 # Publishes a batch of events, in order; raising means "not delivered everywhere": the whole batch
@@ -98,12 +138,12 @@ class OutboxRelay:
         the batch is marked in a short write transaction after publishing (see `_run_once_sqlite`).
         An exception from `publish` leaves the whole batch unmarked for a retry.
         """
+        if self.db.engine.dialect.name == "sqlite":
+            return await self._run_once_sqlite()  # its claim only reads: no probe needed first
         if not await self._has_unpublished():
             return 0
-        if self.db.engine.dialect.name == "sqlite":
-            return await self._run_once_sqlite()
         async with self.db.unit_of_work() as session:
-            rows = (await session.execute(self._batch().with_for_update(skip_locked=True))).all()
+            rows = (await session.execute(self._batch.with_for_update(skip_locked=True))).all()
             if not rows:
                 return 0
             await self._publish_all(rows)
@@ -117,22 +157,26 @@ class OutboxRelay:
         # one-machine SQLite deployment), and a crash before the mark republishes, as elsewhere.
         async with _sqlite_relay_lock(self.db):
             async with self.db.unit_of_work(read_only=True) as session:
-                rows = (await session.execute(self._batch())).all()
+                rows = (await session.execute(self._batch)).all()
             if not rows:
                 return 0
             await self._publish_all(rows)
             async with self.db.unit_of_work() as session:
-                await self._mark(session, rows)
+                # The batch is every unpublished row up to its last id: SQLite's writers take turns and
+                # a row committed later gets a higher id, so "unpublished, up to the last id" is the batch.
+                await session.execute(_MARK_UP_TO, {"last_id": rows[-1].id, "now": utcnow()})
         return len(rows)
 
+    @functools.cached_property
     def _batch(self) -> Any:
+        """The claim's query (built once per relay)."""
         return (
             select(
                 _EVENT.c.id,
                 _EVENT.c.room,
                 _EVENT.c.seq,
                 _EVENT.c.name,
-                _EVENT.c.payload,
+                outbox_payload_text(),
                 _EVENT.c.event_id,
             )
             .where(_EVENT.c.published_at.is_(None))
@@ -143,7 +187,7 @@ class OutboxRelay:
     async def _publish_all(self, rows: Any) -> None:
         messages = [
             OutboxMessage(
-                room=row.room, seq=row.seq, name=row.name, payload=row.payload, event_id=row.event_id
+                room=row.room, seq=row.seq, name=row.name, payload_json=row.payload, event_id=row.event_id
             )
             for row in rows
         ]
@@ -152,12 +196,7 @@ class OutboxRelay:
             await self.publish(messages)
 
     async def _mark(self, session: Any, rows: Any) -> None:
-        await session.execute(
-            update(_EVENT)
-            .where(_EVENT.c.id.in_([row.id for row in rows]))
-            .values(published_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        await session.execute(_MARK, {"ids": [row.id for row in rows], "now": utcnow()})
 
     async def _has_unpublished(self) -> bool:
         # An idle pass only reads, so on SQLite polling never takes the write lock from writers.

@@ -7,6 +7,8 @@ transaction rolls back, the event never existed. Each room numbers its events 1,
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import delete, select
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,16 +27,25 @@ from command_center.outbox.models import OutboxEvent, RoomSequence
 
 _SEQ = RoomSequence.__table__
 _EVENT = OutboxEvent.__table__
+# Rows whose payload is already JSON text (`encode_payload`), written as is.
+_INSERT_ENCODED = sa_insert(_EVENT).values(payload=sa.type_coerce(sa.bindparam("payload_json"), sa.Text))
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")  # "<domain>:<past_tense>"
 MAX_ROOM_LENGTH = 100
 
 
-def _dialect_insert(session: AsyncSession) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
+@functools.cache
+def _allocate_statement(dialect: str) -> Any:
+    """The counters' upsert for `dialect`, built once (one statement for all rooms; rows come back by
+    room). On PostgreSQL it asks for the rows in parameter order, which keeps the rooms locked in
+    sorted order (no deadlock between two writers); SQLite serializes writers anyway."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert
+    stmt = insert(_SEQ)
+    return stmt.on_conflict_do_update(
+        index_elements=[_SEQ.c.room], set_={"last_seq": _SEQ.c.last_seq + stmt.excluded.last_seq}
+    ).returning(_SEQ.c.room, _SEQ.c.last_seq, sort_by_parameter_order=dialect == "postgresql")
 
 
 async def _allocate(session: AsyncSession, counts: dict[str, int]) -> dict[str, int]:
@@ -45,20 +57,9 @@ async def _allocate(session: AsyncSession, counts: dict[str, int]) -> dict[str, 
     order so two writers naming the same rooms cannot deadlock. On SQLite the write transaction
     (BEGIN IMMEDIATE) serializes writers already.
     """
-    insert = _dialect_insert(session)
-    stmt = insert(_SEQ)
-    # One statement compiled once and sent as a batch for all rooms (rows come back by room).
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[_SEQ.c.room], set_={"last_seq": _SEQ.c.last_seq + stmt.excluded.last_seq}
-    ).returning(_SEQ.c.room, _SEQ.c.last_seq, sort_by_parameter_order=_ordered(session))
+    stmt = _allocate_statement(session.get_bind().dialect.name)
     rows = [{"room": room, "last_seq": counts[room]} for room in sorted(counts)]
     return {row.room: row.last_seq for row in (await session.execute(stmt, rows)).all()}
-
-
-def _ordered(session: AsyncSession) -> bool:
-    # Rows are matched by room, so no order is needed; on PostgreSQL asking for it keeps the rooms
-    # locked in sorted order (no deadlock between two writers), SQLite serializes writers anyway.
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _checked_rooms(name: str, rooms: Iterable[str]) -> list[str]:
@@ -121,7 +122,7 @@ async def record_events(session: AsyncSession, events: Sequence[NewEvent]) -> li
     rows: list[dict[str, Any]] = []
     numbered: list[dict[str, int]] = []
     for event, rooms in planned:
-        body = mask_data(jsonable(event.payload))
+        body = encode_payload(event.payload)  # once per event, whatever the number of rooms
         event_id = uuid.uuid4().hex
         seqs: dict[str, int] = {}
         for room in rooms:
@@ -133,13 +134,24 @@ async def record_events(session: AsyncSession, events: Sequence[NewEvent]) -> li
                     "room": room,
                     "seq": seqs[room],
                     "name": event.name,
-                    "payload": body,
+                    "payload_json": body,
                     "created_at": now,
                 }
             )
         numbered.append(seqs)
-    await session.execute(sa_insert(_EVENT), rows)
+    await session.execute(_INSERT_ENCODED, rows)
     return numbered
+
+
+def encode_payload(payload: dict[str, Any]) -> str:
+    """An event's payload as stored: masked, then JSON text."""
+    return json.dumps(mask_data(jsonable(payload)), ensure_ascii=False, separators=(",", ":"))
+
+
+def outbox_payload_text() -> Any:
+    """The payload column read as the JSON text stored (labelled `payload`), for a reader that passes
+    it on without decoding it."""
+    return sa.cast(_EVENT.c.payload, sa.Text).label("payload")
 
 
 async def replay(session: AsyncSession, *, room: str, after_seq: int, limit: int = 1000) -> list[OutboxEvent]:

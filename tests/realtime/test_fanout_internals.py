@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import socketio
 
+from command_center.outbox.relay import OutboxMessage
 from command_center.redis_server import free_port
 from realtime.fanout import (
     BATCH_ROOM,
@@ -83,10 +84,24 @@ def node() -> tuple[ListeningManager, list[tuple[str, Any]]]:
     return manager, _client_in_xihu(manager)
 
 
-def _events(room: str, seqs: range) -> list[tuple[str, str, dict[str, Any]]]:
+def _events(room: str, seqs: range) -> list[OutboxMessage]:
     return [
-        ("assistance:routed", room, {"room": room, "seq": s, "event_id": f"ev{s}", "data": {"n": s}})
+        OutboxMessage(
+            room=room, seq=s, name="assistance:routed", payload_json=json.dumps({"n": s}), event_id=f"ev{s}"
+        )
         for s in seqs
+    ]
+
+
+def _delivered(events: list[OutboxMessage], room: str) -> list[tuple[str, list[Any]]]:
+    """What a client in `room` is sent of `events`."""
+    return [
+        (
+            "e1",
+            [event.name, {"room": room, "seq": event.seq, "event_id": event.event_id, "data": event.payload}],
+        )
+        for event in events
+        if event.room == room
     ]
 
 
@@ -103,7 +118,7 @@ async def test_the_listener_hands_another_nodes_batch_to_handle_emit_which_fills
     assert len(manager.incoming) > 1
     await manager.listen()
     assert manager.decoded == len(manager.incoming)
-    assert sent == [("e1", [name, body]) for name, room, body in events if room == XIHU_ROOM]
+    assert sent == _delivered(events, XIHU_ROOM)
 
 
 async def test_the_listener_skips_this_nodes_own_batches_without_decoding_them(
@@ -162,4 +177,4 @@ async def test_a_batch_that_cannot_be_published_raises_after_local_delivery(
     events = _events(XIHU_ROOM, range(1, 3)) + _events(EMPTY_ROOM, range(1, 2))
     with must_reach_every_node(), pytest.raises(FanoutUnavailable):
         await manager.emit_batch(events)
-    assert sent == [("e1", [name, body]) for name, room, body in events if room == XIHU_ROOM]
+    assert sent == _delivered(events, XIHU_ROOM)
