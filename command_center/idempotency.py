@@ -49,6 +49,16 @@ class IdempotencyRecord(SQLModel, table=True):
 
 MAX_KEY_LENGTH = 200
 _RECORD = IdempotencyRecord.__table__
+# Built once, so SQLAlchemy's statement cache finds them without rebuilding their keys each time.
+_LOOKUP_MANY = sa.select(
+    _RECORD.c.principal,
+    _RECORD.c.key,
+    _RECORD.c.request_hash,
+    _RECORD.c.status,
+    _RECORD.c.resource_type,
+    _RECORD.c.resource_id,
+).where(sa.tuple_(_RECORD.c.principal, _RECORD.c.key).in_(sa.bindparam("keys", expanding=True)))
+_INSERT = sa.insert(_RECORD)
 
 
 class KeyInUse(Exception):
@@ -115,11 +125,8 @@ async def lookup_many(
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    t = _RECORD
-    stmt = sa.select(
-        t.c.principal, t.c.key, t.c.request_hash, t.c.status, t.c.resource_type, t.c.resource_id
-    ).where(sa.tuple_(t.c.principal, t.c.key).in_(wanted))
-    return {(row.principal, row.key): row for row in (await session.execute(stmt)).all()}
+    rows = (await session.execute(_LOOKUP_MANY, {"keys": wanted})).all()
+    return {(row.principal, row.key): row for row in rows}
 
 
 async def remember_many(session: AsyncSession, *, records: Sequence[dict[str, Any]]) -> None:
@@ -129,7 +136,7 @@ async def remember_many(session: AsyncSession, *, records: Sequence[dict[str, An
         return
     now = utcnow()
     try:
-        await session.execute(sa.insert(_RECORD), [{**record, "created_at": now} for record in records])
+        await session.execute(_INSERT, [{**record, "created_at": now} for record in records])
     except IntegrityError as exc:
         raise KeyInUse(", ".join(record["key"] for record in records)) from exc
 

@@ -17,6 +17,7 @@ every deadline; scheduler jobs only nudge, and use the `version` of a deadline a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -70,8 +71,10 @@ def implied_pending_kinds(status: RequestStatus | str) -> frozenset[DeadlineKind
     return _IMPLIED.get(RequestStatus(status), frozenset())
 
 
+@functools.lru_cache(maxsize=4096)
 def compute(calendar: LegalCalendar, kind: DeadlineKind, start: date) -> Period:
-    """The period of `kind` that starts on `start` (not counted), moved past rest days (Civil Code art. 203)."""
+    """The period of `kind` that starts on `start` (not counted), moved past rest days (Civil Code art. 203).
+    Remembered per calendar (an immutable one; a reload is a new calendar), kind and day."""
     return add_days(calendar, start, CLOCKS[kind].days)
 
 

@@ -48,6 +48,19 @@ if TYPE_CHECKING:
 
 MAX_BATCH = 64
 GATHER_TURNS = 4
+# Built once, so SQLAlchemy's statement cache finds it without rebuilding its key each time.
+_CASES_AND_SUBJECTS = (
+    sa.select(EnforcementCase, CaseParty)
+    .outerjoin(
+        CaseParty,
+        sa.and_(
+            CaseParty.case_id == EnforcementCase.id,
+            CaseParty.id.in_(sa.bindparam("subject_ids", expanding=True)),
+            CaseParty.role == PartyRole.respondent,
+        ),
+    )
+    .where(EnforcementCase.id.in_(sa.bindparam("case_ids", expanding=True)))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,22 +238,13 @@ async def _cases_and_subjects(
     that case; one query."""
     if not wanted:
         return {}, {}
-    subject_ids = sorted({subject_id for _, subject_id in wanted})
-    stmt = (
-        sa.select(EnforcementCase, CaseParty)
-        .outerjoin(
-            CaseParty,
-            sa.and_(
-                CaseParty.case_id == EnforcementCase.id,
-                CaseParty.id.in_(subject_ids),
-                CaseParty.role == PartyRole.respondent,
-            ),
-        )
-        .where(EnforcementCase.id.in_(sorted({case_id for case_id, _ in wanted})))
-    )
+    ids = {
+        "case_ids": sorted({case_id for case_id, _ in wanted}),
+        "subject_ids": sorted({subject_id for _, subject_id in wanted}),
+    }
     found_cases: dict[int, EnforcementCase] = {}
     found_subjects: dict[tuple[int, int], CaseParty] = {}
-    for case, party in (await session.execute(stmt)).all():
+    for case, party in (await session.execute(_CASES_AND_SUBJECTS, ids)).all():
         found_cases[case.id] = case  # type: ignore[index]
         if party is not None:
             found_subjects[(case.id, party.id)] = party  # type: ignore[index]

@@ -16,7 +16,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_center.audit.models import GENESIS_HASH, OUTCOMES, AuditEntry, AuditHead, as_utc
@@ -26,9 +26,15 @@ from command_center.masking import jsonable, mask_data
 
 log = logging.getLogger(__name__)
 
+HEAD_ID = 1
 _ENTRY = AuditEntry.__table__
 _HEAD = AuditHead.__table__
-HEAD_ID = 1
+# Built once, so SQLAlchemy's statement cache finds them without rebuilding their keys each time.
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
+_ADVANCE_HEAD = (
+    update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+_INSERT_ENTRIES = insert(_ENTRY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +85,7 @@ async def _lock_head(session: AsyncSession) -> tuple[int, str]:
     begins IMMEDIATE (command_center.db), so the write lock already serializes them. The first
     append ever creates the row; ON CONFLICT DO NOTHING lets a concurrent first append wait for it.
     """
-    stmt = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
+    stmt = _LOCK_HEAD
     row = (await session.execute(stmt)).first()
     if row is None:
         insert = _dialect_insert(session)
@@ -190,8 +196,8 @@ async def record_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> 
         head_seq += 1
         rows.append(_entry_values(entry, seq=head_seq, at=at, prev_hash=head_hash))
         head_hash = rows[-1]["hash"]
-    await session.execute(insert(_ENTRY), rows)
-    await session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=head_seq, hash=head_hash))
+    await session.execute(_INSERT_ENTRIES, rows)
+    await session.execute(_ADVANCE_HEAD, {"new_seq": head_seq, "new_hash": head_hash})
     return [row["seq"] for row in rows]
 
 
