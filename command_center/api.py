@@ -6,6 +6,7 @@ Starlette's router and the OpenAPI document.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 MAX_JSON_BODY = 1024 * 1024
+JSON_MEDIA_TYPE = JSONResponse.media_type
 
 
 MAX_ROW_ID = 2**31 - 1  # key columns are 32-bit INTEGER (PostgreSQL's int4)
@@ -53,12 +55,16 @@ class Schema(BaseModel):
 
     @model_validator(mode="after")
     def _identifiers_fit_key_columns(self) -> Self:
-        for name in type(self).model_fields:
-            if name == "id" or name.endswith("_id"):
-                value = getattr(self, name)
-                if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_ROW_ID:
-                    raise ValueError(f"{name} must be an identifier between 0 and {MAX_ROW_ID}")
+        for name in _identifier_fields(type(self)):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_ROW_ID:
+                raise ValueError(f"{name} must be an identifier between 0 and {MAX_ROW_ID}")
         return self
+
+
+@functools.cache
+def _identifier_fields(schema: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(name for name in schema.model_fields if name == "id" or name.endswith("_id"))
 
 
 class PageQuery(Schema):
@@ -238,4 +244,8 @@ def to_jsonable(value: Any) -> Any:
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     if status == 204:
         return Response(status_code=204, headers=headers)
+    if isinstance(value, BaseModel):  # encoded by pydantic in one step, as JSONResponse would write it
+        return Response(
+            value.model_dump_json(), status_code=status, headers=headers, media_type=JSON_MEDIA_TYPE
+        )
     return JSONResponse(to_jsonable(value), status_code=status, headers=headers)

@@ -44,7 +44,10 @@ class HttpMetrics:
 
 
 def _route_template(app: Any, scope: Scope) -> str:
-    for route in getattr(app, "routes", ()):
+    routed = scope.get("route")  # the route Starlette's router dispatched to
+    if routed is not None:
+        return getattr(routed, "path", scope["path"])
+    for route in getattr(app, "routes", ()):  # not routed (an error before routing, a 404)
         match, _ = route.matches(scope)
         if match == Match.FULL:
             return getattr(route, "path", scope["path"])
