@@ -27,8 +27,23 @@ from command_center.outbox.models import OutboxEvent, RoomSequence
 
 _SEQ = RoomSequence.__table__
 _EVENT = OutboxEvent.__table__
-# Rows whose payload is already JSON text (`encode_payload`), written as is.
-_INSERT_ENCODED = sa_insert(_EVENT).values(payload=sa.type_coerce(sa.bindparam("payload_json"), sa.Text))
+
+
+class _EncodedJson(sa.types.TypeDecorator[str]):
+    """The payload column bound from text already encoded as JSON (`encode_payload`): sent as it is,
+    still typed JSON for the database."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> None:
+        return None
+
+
+# Rows whose payload is already JSON text, written as is.
+_INSERT_ENCODED = sa_insert(_EVENT).values(
+    payload=sa.type_coerce(sa.bindparam("payload_json"), _EncodedJson())
+)
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")  # "<domain>:<past_tense>"
 MAX_ROOM_LENGTH = 100
 
