@@ -10,7 +10,9 @@ cursors for streamed results, error translation) is SQLAlchemy's aiosqlite diale
 
 It relies on these internals of aiosqlite (0.22), checked by tests/command_center/test_sqlite_driver.py:
 `Connection._execute(fn, *args)` runs `fn(*args)` on the connection's thread and returns its result,
-and `Connection._conn` is the sqlite3 connection, to be used on that thread only.
+and `Connection._conn` is the sqlite3 connection, to be used on that thread only (except its
+`in_transaction` flag, which only reads SQLite's autocommit state: a rollback with no transaction open
+is skipped).
 """
 
 from __future__ import annotations
@@ -103,6 +105,14 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
+
+    def rollback(self) -> None:
+        # The pool rolls back every connection it takes back; after a commit nothing is open, and
+        # SQLite says so without a trip (`in_transaction` reads the connection's autocommit flag).
+        connection = self._connection._connection  # the sqlite3 connection, None once closed
+        if connection is not None and not connection.in_transaction:
+            return
+        super().rollback()
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -99,3 +99,25 @@ async def test_errors_are_sqlalchemys_and_roll_back(engine: AsyncEngine) -> None
     async with engine.connect() as conn:
         names = (await conn.execute(sa.select(_ITEM.c.name))).scalars().all()
     assert names == ["taken"]
+
+
+async def test_a_connection_handed_back_is_rolled_back_only_when_a_transaction_is_open(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = TripCounter(monkeypatch)
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(_ITEM).values(name="kept"))
+    assert counter.trips == 3  # BEGIN IMMEDIATE, the insert, COMMIT: nothing when the pool takes it back
+
+    def leave_open(sync_conn: Any) -> None:
+        # A transaction opened on the driver's connection behind SQLAlchemy's back: the pool's reset
+        # must roll it back.
+        driver = sync_conn.connection.dbapi_connection
+        driver.cursor().execute("BEGIN IMMEDIATE")
+        driver.cursor().execute("INSERT INTO item (name) VALUES ('dropped')")
+
+    async with engine.connect() as conn:
+        await conn.run_sync(leave_open)
+    async with engine.connect() as conn:
+        names = (await conn.execute(sa.select(_ITEM.c.name))).scalars().all()
+    assert names == ["kept"]
