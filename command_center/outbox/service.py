@@ -50,9 +50,11 @@ MAX_ROOM_LENGTH = 100
 
 @functools.cache
 def _allocate_statement(dialect: str) -> Any:
-    """The counters' upsert for `dialect`, built once (one statement for all rooms; rows come back by
-    room). On PostgreSQL it asks for the rows in parameter order, which keeps the rooms locked in
-    sorted order (no deadlock between two writers); SQLite serializes writers anyway."""
+    """The counters' upsert for `dialect`, built once: one multi-row statement for all rooms, whose rows
+    come back in no particular order and are matched by room. The caller lists the rooms sorted, and
+    PostgreSQL upserts (and locks) the VALUES rows in that order, so two writers naming the same rooms
+    cannot deadlock; SQLite serializes writers anyway. (Asking SQLAlchemy for the rows in parameter
+    order would make it send one statement per room: the table has no integer key to sort them by.)"""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -60,7 +62,7 @@ def _allocate_statement(dialect: str) -> Any:
     stmt = insert(_SEQ)
     return stmt.on_conflict_do_update(
         index_elements=[_SEQ.c.room], set_={"last_seq": _SEQ.c.last_seq + stmt.excluded.last_seq}
-    ).returning(_SEQ.c.room, _SEQ.c.last_seq, sort_by_parameter_order=dialect == "postgresql")
+    ).returning(_SEQ.c.room, _SEQ.c.last_seq)
 
 
 async def _allocate(session: AsyncSession, counts: dict[str, int]) -> dict[str, int]:
